@@ -1,0 +1,6 @@
+"""``python -m vidaffect`` runs the command line."""
+import sys
+
+from vidaffect.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,94 @@
+"""ExprNet models: the project's default frame model and user ExprNet checkpoints."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vidaffect.errors import ModelError
+from vidaffect.labels import EMOTIONS
+from vidaffect.models.base import CropSpec, FrameEmotionModel
+from vidaffect.models.checkpoint import load_model_checkpoint, load_state_strict
+from vidaffect.models.exprnet import ExprNet
+from vidaffect.models.registry import register_arch_loader, register_model
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED = WEIGHTS_DIR / "exprnet_s_fer2013.safetensors"
+
+
+class TorchFrameModel(FrameEmotionModel):
+    """Wrap a classifier ``nn.Module`` taking normalised crops into a frame model.
+
+    ``value_range`` is the input scaling: ``(-1, 1)`` maps uint8 0..255 to
+    [-1, 1]; ``(0, 1)`` to [0, 1].  ``tta_flip`` averages the logits of each
+    crop and its mirror image.
+    """
+
+    def __init__(self, net: torch.nn.Module, name: str, classes: tuple[str, ...], crop: CropSpec,
+                 value_range: tuple[float, float] = (-1.0, 1.0), device: str = "cpu", tta_flip: bool = False,
+                 info: dict | None = None) -> None:
+        super().__init__()
+        self.net = net.to(device).eval()
+        self.name, self.classes, self.crop = name, tuple(classes), crop
+        self.device = device
+        self.value_range = value_range
+        self.tta_flip = tta_flip
+        self.info = dict(info or {})
+        self.info["tta_flip"] = tta_flip
+
+    def to_input(self, crops: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(crops))
+        x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        lo, hi = self.value_range
+        return (x.float() * ((hi - lo) / 255.0) + lo).to(self.device)
+
+    @torch.inference_mode()
+    def logits(self, crops: np.ndarray) -> torch.Tensor:
+        x = self.to_input(crops)
+        out = self.net(x)
+        out = out[0] if isinstance(out, tuple) else out
+        if self.tta_flip:
+            f = self.net(torch.flip(x, dims=[3]))
+            out = (out + (f[0] if isinstance(f, tuple) else f)) / 2
+        return out.float().cpu()
+
+    def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return torch.softmax(self.logits(crops), dim=1).numpy(), None
+
+
+def exprnet_from_checkpoint(checkpoint: str | Path, name: str, device: str = "cpu", tta_flip: bool = False) -> TorchFrameModel:
+    """Load an ExprNet ``.safetensors`` + ``.json`` checkpoint written by the training code."""
+    state, cfg = load_model_checkpoint(checkpoint)
+    if cfg.get("arch") != "exprnet":
+        raise ModelError(f"{checkpoint}: checkpoint architecture is {cfg.get('arch')!r}, not 'exprnet'")
+    kwargs = dict(cfg.get("arch_kwargs", {}))
+    classes = tuple(cfg.get("classes", EMOTIONS))
+    if kwargs.get("num_classes", len(classes)) != len(classes):
+        raise ModelError(f"{checkpoint}: config has {len(classes)} class names but num_classes={kwargs['num_classes']}")
+    net = ExprNet(**kwargs)
+    load_state_strict(net, state, checkpoint)
+    inp = cfg.get("input", {})
+    crop = CropSpec(size=int(inp.get("size", 48)), color=inp.get("color", "gray"), kind=inp.get("crop", "fer"))
+    info = {"checkpoint": str(checkpoint), "val_acc": cfg.get("val_acc"), "arch": "exprnet"}
+    return TorchFrameModel(net, name, classes, crop, tuple(inp.get("range", (-1.0, 1.0))), device, tta_flip, info)
+
+
+@register_model("exprnet-s", "ExprNet-S (0.7M params), trained by vidaffect on FER2013; 7 classes, 48x48 gray. Default.")
+def exprnet_s(pretrained: bool = True, checkpoint: Any = None, device: str = "cpu", tta_flip: bool = False,
+              **_: Any) -> TorchFrameModel:
+    if checkpoint is not None:
+        return exprnet_from_checkpoint(checkpoint, "exprnet-s", device, tta_flip)
+    if pretrained:
+        if not SHIPPED.exists():
+            raise ModelError(f"{SHIPPED}: shipped weights missing from the installation")
+        return exprnet_from_checkpoint(SHIPPED, "exprnet-s", device, tta_flip)
+    net = ExprNet(len(EMOTIONS), 32)
+    return TorchFrameModel(net, "exprnet-s", EMOTIONS, CropSpec(48, "gray", "fer"), (-1.0, 1.0), device, tta_flip,
+                           {"checkpoint": None, "note": "randomly initialised"})
+
+
+@register_arch_loader("exprnet")
+def _exprnet_user(checkpoint: Any, device: str = "cpu", tta_flip: bool = False, **_: Any) -> TorchFrameModel:
+    return exprnet_from_checkpoint(checkpoint, Path(checkpoint).stem, device, tta_flip)
