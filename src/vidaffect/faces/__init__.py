@@ -1,0 +1,7 @@
+"""Faces: detection (MediaPipe), tracking, alignment."""
+from vidaffect.faces.align import align_faces, face_points
+from vidaffect.faces.detections import KEYPOINT_NAMES, Detections, box_iou
+from vidaffect.faces.detector import FaceDetector
+from vidaffect.faces.tracker import FaceTracker
+
+__all__ = ["Detections", "FaceDetector", "FaceTracker", "KEYPOINT_NAMES", "align_faces", "box_iou", "face_points"]

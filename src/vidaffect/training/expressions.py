@@ -8,7 +8,8 @@ every epoch end.
 
 Determinism and resuming: the sample order of epoch ``e`` is a permutation
 drawn from ``seed + e`` and the augmentation of step ``s`` from
-``seed * 1_000_003 + global_step``; nothing else is random.  A run resumed from
+``seed * 1_000_003 + global_step``; dropout draws from torch's global
+generator, whose state is saved with every checkpoint and restored on resume.  A run resumed from
 its last checkpoint (``resume=True``) therefore replays exactly the steps it
 had not done yet, mid-epoch included.
 """
@@ -162,6 +163,10 @@ def train_expressions(
         best_acc, best_epoch = float(st["best_acc"]), int(st["best_epoch"])
         history = [EpochLog(**h) for h in json.loads(st["history"])]
         run_loss, run_correct, run_seen = (float(v) for v in st["running"])
+        if "rng" in st:  # dropout draws from the global generator: restore it for an exact replay
+            torch.set_rng_state(st["rng"])
+        if "cuda_rng" in st and device.type == "cuda":
+            torch.cuda.set_rng_state(st["cuda_rng"], device)
         say(f"resumed at epoch {start_epoch + 1}, step {start_step}")
 
     images = to_tensor(train.images)  # whole split as float once: FER2013 is ~265 MB
@@ -174,6 +179,8 @@ def train_expressions(
             "step_in_epoch": step_in_epoch, "best_acc": best_acc, "best_epoch": best_epoch,
             "history": json.dumps([asdict(h) for h in history]),
             "running": [run_loss, run_correct, run_seen], "config": json.dumps(asdict(cfg)),
+            "rng": torch.get_rng_state(),
+            **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
         })
 
     for epoch in range(start_epoch, cfg.epochs):

@@ -1,0 +1,1 @@
+"""Plugins of `vidaffect analyze`: see vidaffect.cli.commands.analyze for the protocol."""

@@ -1,0 +1,221 @@
+"""``vidaffect analyze VIDEO_OR_DIR... -o OUT_DIR``: the main job from the command line.
+
+Post-processing features (reports, annotated videos, identity...) plug in as
+modules of :mod:`vidaffect.cli.analyze_plugins`: each defines
+``add_arguments(parser)`` and may define ``before_save(args, video, results,
+analyzer)`` (change the results, e.g. add a column) and ``after_save(args,
+video, results, out_dir, paths) -> dict[str, Path]`` (write more files).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+import time
+from pathlib import Path
+
+from vidaffect.errors import OutputError, VidaffectError
+
+DEFAULT_EXTS = "mp4,avi,mov,mkv,webm,wmv,m4v,mpg,mpeg,flv,3gp,ts,mts"
+DEFAULT_OUT = "vidaffect-results"
+
+
+def _plugins() -> list:
+    from vidaffect.cli import analyze_plugins
+
+    return [importlib.import_module(f"{analyze_plugins.__name__}.{m.name}")
+            for m in sorted(pkgutil.iter_modules(analyze_plugins.__path__), key=lambda m: m.name)]
+
+
+def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by every command that analyses videos (analyze, batch, watch, serve)."""
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default="exprnet-s", help="registered model name, see `vidaffect models list` (default: %(default)s, the project's own FER model)")
+    g.add_argument("--checkpoint", help="load these weights into the model (a .safetensors with its .json, or the model's original checkpoint format)")
+    g.add_argument("--resnet-checkpoint", help="MIMAMO only: the ResNet-50 FER+ state dict (resnet50_ferplus_dag.pth)")
+    g.add_argument("--legacy-gru-axis", action="store_true", help="MIMAMO only: reproduce the original release's batch-axis GRU recurrence (for its checkpoints)")
+    g.add_argument("--input-size", type=int, help="temporal models (resnet18-tsm): crop size fed to the network (default 224)")
+    g.add_argument("--tta-flip", action="store_true", help="frame models: average each face with its mirror image (slower, slightly more accurate)")
+    g.add_argument("--batch-size", type=int, default=32, help="faces per model call, gathered across faces and frames (default: %(default)s)")
+    g.add_argument("--device", default="cpu", help="torch device for the model: cpu or cuda[:N] (default: %(default)s)")
+    g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    g = p.add_argument_group("faces")
+    g.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace model: short range (faces within ~2 m, fastest) or full range (small, far faces) (default: %(default)s)")
+    g.add_argument("--threshold", type=float, default=0.5, help="face detection confidence threshold (default: %(default)s)")
+    g.add_argument("--max-faces", type=int, default=10, help="at most this many faces per frame, largest first (default: %(default)s)")
+    mf = g.add_mutually_exclusive_group()
+    mf.add_argument("--multi-face", dest="multi_face", action="store_true", default=True, help="report every face (default)")
+    mf.add_argument("--single-face", dest="multi_face", action="store_false", help="report only the largest face of each frame (as the MIMAMO API did)")
+    g.add_argument("--no-landmarks", action="store_true", help="skip the face mesh: align from BlazeFace's 6 keypoints only (faster; --mask then uses an ellipse)")
+    g.add_argument("--face-size", type=int, default=112, help="side of the aligned face crops in pixels (saved crops, aligned-crop models) (default: %(default)s)")
+    g.add_argument("--mask", action="store_true", help="keep only the face region (convex hull of the landmarks) in the crops, as the MIMAMO API did")
+    g.add_argument("--max-gap", type=float, default=1.0, help="seconds a face may go undetected and keep its face_id (default: %(default)s)")
+    g = p.add_argument_group("time")
+    g.add_argument("--fps", type=float, help="analyse at most this many frames per second (default: every frame)")
+    g.add_argument("--start", type=float, help="start at this time (seconds)")
+    g.add_argument("--end", type=float, help="stop at this time (seconds)")
+    g.add_argument("--smoothing-size", type=float, default=0.0, help="moving-average window in seconds applied per face to probabilities and VA, on real timestamps (default: 0, off)")
+
+
+def options_from_args(args: argparse.Namespace, progress: bool = False):
+    """Build :class:`AnalyzeOptions` from parsed arguments."""
+    from vidaffect.pipeline.analyzer import AnalyzeOptions
+
+    model_kwargs = {}
+    if args.resnet_checkpoint:
+        model_kwargs["resnet_checkpoint"] = args.resnet_checkpoint
+    if args.legacy_gru_axis:
+        model_kwargs["legacy_gru_axis"] = True
+    if args.input_size:
+        model_kwargs["input_size"] = args.input_size
+    if args.tta_flip:
+        model_kwargs["tta_flip"] = True
+    return AnalyzeOptions(
+        model=args.model, checkpoint=args.checkpoint, model_kwargs=model_kwargs, device=args.device,
+        batch_size=args.batch_size, detector=args.detector, min_confidence=args.threshold, max_faces=args.max_faces,
+        multi_face=args.multi_face, landmarks=not args.no_landmarks, face_size=args.face_size, mask=args.mask,
+        fps=args.fps, start=args.start, end=args.end, smoothing_size=args.smoothing_size,
+        save_crops=getattr(args, "save_crops", None), max_gap_s=args.max_gap, progress=progress,
+    )
+
+
+def collect_videos(inputs: list[str], exts: str) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Expand files and directories (recursively, by extension); return (videos, missing inputs)."""
+    allowed = {"." + e.strip().lower().lstrip(".") for e in exts.split(",") if e.strip()}
+    videos, missing = [], []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in allowed)
+            if not found:
+                missing.append((p, f"no video files with extensions {sorted(allowed)}"))
+            videos.extend(found)
+        elif p.exists():
+            videos.append(p)
+        else:
+            missing.append((p, "file not found"))
+    return videos, missing
+
+
+def check_output_dir(out: Path) -> None:
+    """Create ``out`` and make sure files can be written there (fails early, before any analysis)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".vidaffect-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"{out}: output directory is not writable ({exc.strerror or exc})") from None
+
+
+def setup_logging(log_file: str | None, quiet: bool) -> None:
+    """Log to ``log_file`` at INFO level; without one, log nothing (errors are printed on their own)."""
+    try:
+        handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.NullHandler()
+    except OSError as exc:
+        raise OutputError(f"{log_file}: cannot open log file ({exc.strerror or exc})") from None
+    logging.basicConfig(level=logging.INFO, handlers=[handler],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+
+
+def _print_summary(video: Path, res, paths: dict[str, Path], seconds: float) -> None:
+    meta = res.metadata
+    s = res.summary()
+    print(f"\n{video.name}: {meta['frames_analysed']} frames in {seconds:.1f} s "
+          f"({meta['frames_analysed'] / max(seconds, 1e-9):.1f} fps), {len(s)} face track(s)")
+    for r in s.head(8).itertuples(index=False):
+        print(f"  face {r.face_id:>3}: {r.first_s:6.2f}-{r.last_s:6.2f} s  on screen {r.on_screen_s:6.2f} s  "
+              f"{r.dominant_emotion or '-':>8}  valence {r.mean_valence:+.2f}  arousal {r.mean_arousal:+.2f}")
+    if len(s) > 8:
+        print(f"  ... {len(s) - 8} more (see the summary file)")
+    print(f"  VA source: {meta['va_source']}")
+    for kind, path in paths.items():
+        print(f"  {kind:>9}: {path}")
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from vidaffect.pipeline.analyzer import Analyzer
+
+    setup_logging(args.log_file, args.quiet)
+    log = logging.getLogger("vidaffect.analyze")
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    from vidaffect.results.results import FORMATS
+
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise VidaffectError(f"--format: unknown format(s) {bad or formats}; choose from {', '.join(FORMATS)}")
+    out = Path(args.output)
+    check_output_dir(out)
+    videos, failures = collect_videos(args.inputs, args.video_exts)
+    for p, why in failures:
+        print(f"vidaffect: error: {p}: {why}", file=sys.stderr)
+    if not videos:
+        return 1
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    plugins = _plugins()
+    opts = options_from_args(args, progress=not args.quiet and sys.stderr.isatty())
+    analyzer = Analyzer(opts)
+    done: list[Path] = []
+    try:
+        for video in videos:
+            t0 = time.perf_counter()
+            try:
+                res = analyzer.analyze(video)
+                for plugin in plugins:
+                    if hasattr(plugin, "before_save"):
+                        plugin.before_save(args, video, res, analyzer)
+                paths = res.save(out, formats, plot=not args.no_plot, events_form=args.events_format)
+                for plugin in plugins:
+                    if hasattr(plugin, "after_save"):
+                        paths.update(plugin.after_save(args, video, res, out, paths) or {})
+            except VidaffectError as exc:
+                why = str(exc)
+                why = why[len(f"{video}: "):] if why.startswith(f"{video}: ") else why
+                print(f"vidaffect: error: {video}: {why}", file=sys.stderr)
+                log.error("%s: %s", video, why)
+                failures.append((video, why))
+                continue
+            done.append(video)
+            log.info("%s: done in %.1f s", video, time.perf_counter() - t0)
+            if not args.quiet:
+                _print_summary(video, res, paths, time.perf_counter() - t0)
+    finally:
+        analyzer.close()
+    if len(videos) + len(failures) > 1 and not args.quiet:
+        print(f"\n{len(done)} video(s) analysed, {len(failures)} failed; results in {out}")
+    if failures:
+        if len(videos) + len(failures) - len(done) > 0 and len(args.inputs) + len(videos) > 2:
+            print(f"{len(failures)} failure(s):", file=sys.stderr)
+            for p, why in failures:
+                print(f"  {p}: {why}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(cli) -> None:
+    p = cli.top.add_parser(
+        "analyze", help="analyse videos: per-frame, per-face emotions, valence/arousal",
+        description="Detect, track and align every face of each video, run the emotion model and write per-frame "
+                    "per-face results (CSV/Parquet/JSON), a per-face summary, VTT emotion events, a VA trend plot "
+                    "and a metadata file into OUT_DIR as <video>.<kind>.<ext>.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR", help="video files and/or directories (searched recursively)")
+    p.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="OUT_DIR", help="output directory (default: %(default)s)")
+    p.add_argument("--video-exts", default=DEFAULT_EXTS, help="extensions of videos looked for in directories (default: %(default)s)")
+    add_analysis_arguments(p)
+    g = p.add_argument_group("output")
+    g.add_argument("--format", default="csv", help="comma-separated result formats: csv, parquet, json (default: %(default)s)")
+    g.add_argument("--events-format", choices=["event", "frames"], default="event", help="VTT events: 'event' = one event per change of dominant emotion per face (JSON list), 'frames' = one JSON line per frame and face (default: %(default)s)")
+    g.add_argument("--no-plot", action="store_true", help="do not write the VA trend / emotion timeline PNG")
+    g.add_argument("--save-crops", metavar="DIR", help="also save every aligned face crop as DIR/<video>/face<id>/frame<n>.jpg (like the MIMAMO API's --keep_tmp)")
+    g.add_argument("--log-file", help="write a log (INFO level) to this file")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary on screen")
+    for plugin in _plugins():
+        plugin.add_arguments(p)
+    p.set_defaults(func=run_analyze)

@@ -1,0 +1,81 @@
+"""``vidaffect eval expressions``: accuracy, macro-F1, per-class recall and confusion matrix of a model on a data set."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def resolve_model(name: str, checkpoint: str | None, device: str):
+    """A registered model name, a ``.safetensors`` checkpoint or a Keras ``.hdf5`` file -> model."""
+    from vidaffect.models import create_model
+
+    if checkpoint is None and Path(name).suffix.lower() in (".hdf5", ".h5"):
+        return create_model("mini-xception", checkpoint=name, device=device)
+    return create_model(name, checkpoint=checkpoint, device=device)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from vidaffect.errors import VidaffectError
+    from vidaffect.evaluation.expressions import evaluate_model, write_eval_outputs
+    from vidaffect.training.expressions_cli import load_split
+
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise VidaffectError("--device cuda requested but no CUDA GPU is available (use --device cpu)")
+    model = resolve_model(args.model, args.checkpoint, args.device)
+    data = load_split(args, args.data, args.split, model.crop.size, model.crop.color)
+    extra: dict = {}
+    if args.detect:
+        from vidaffect.evaluation.face_crops import detect_and_align
+
+        crops, found = detect_and_align(data.images, model.crop, show_progress=True)
+        subset = data.subset(np.flatnonzero(found))
+        plain = evaluate_model(model, subset, args.batch_size, args.tta_flip).report
+        subset.images = crops
+        data = subset
+        extra = {"detect": True, "faces_found": int(found.sum()), "images": int(len(found)),
+                 "accuracy_same_images_without_detection": plain.accuracy,
+                 "macro_f1_same_images_without_detection": plain.macro_f1}
+        print(f"faces found in {found.sum()} of {len(found)} images; metrics below use the pipeline's aligned crops "
+              f"(without detection on the same images: accuracy {plain.accuracy:.4f}, macro-F1 {plain.macro_f1:.4f})")
+    result = evaluate_model(model, data, args.batch_size, args.tta_flip, show_progress=True)
+    print(f"model {model.name}  data {args.data} [{args.split}]  tta_flip {args.tta_flip}")
+    if result.skipped:
+        print(f"skipped samples of classes the model lacks: {result.skipped}")
+    print(result.report.format())
+    if args.out:
+        meta = {"model": model.name, "model_info": {k: v for k, v in model.describe().items() if k != "crop"},
+                "data": str(args.data), "split": args.split, "tta_flip": args.tta_flip, **extra}
+        files = write_eval_outputs(args.out, result, meta)
+        print("wrote " + ", ".join(str(f) for f in files.values()))
+    return 0
+
+
+def register(cli) -> None:
+    p = cli.group("eval").add_parser(
+        "expressions", help="evaluate an expression classifier on a labelled data set",
+        description="Classify every face of a data set split with a model and print accuracy, macro-F1, per-class "
+                    "recall/precision/F1 and the confusion matrix; with --out also write metrics.json, "
+                    "confusion.png and predictions.csv. Faces are resized to the model's input size.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    from vidaffect.training.expressions_cli import add_data_arguments
+
+    add_data_arguments(p, split_default="val")
+    m = p.add_argument_group("model")
+    m.add_argument("--model", default="exprnet-s",
+                   help="registered model name (see 'vidaffect models list'), a .safetensors checkpoint, or a Keras "
+                        "mini-Xception .hdf5")
+    m.add_argument("--checkpoint", default=None, metavar="PATH", help="weights to load into --model instead of its own")
+    m.add_argument("--tta-flip", action="store_true", help="average predictions of each face and its mirror image")
+    m.add_argument("--detect", action="store_true",
+                   help="re-crop every image with the analysis pipeline (face detection + alignment to the model's "
+                        "crop) to check that pipeline crops match the training distribution; images without a "
+                        "detected face are left out and counted")
+    m.add_argument("--device", default="auto", help="auto (a CUDA GPU when present, else CPU), cpu, cuda or cuda:N")
+    m.add_argument("--batch-size", type=int, default=256, help="faces per forward pass")
+    p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, confusion.png, predictions.csv here")
+    p.set_defaults(func=_eval)

@@ -1,0 +1,78 @@
+"""``vidaffect train expressions``: train the ExprNet expression classifier on a data set."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from vidaffect.errors import VidaffectError
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidaffect.data.expressions.base import DatasetError
+    from vidaffect.training.expressions import TrainConfig, train_expressions
+    from vidaffect.training.expressions_cli import load_split, stratified_split
+
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise VidaffectError("--device cuda requested but no CUDA GPU is available (use --device cpu)")
+    train = load_split(args, args.data, args.split, args.size)
+    if args.val_fraction:
+        train, val = stratified_split(train, args.val_fraction, args.seed)
+        print(f"held out {len(val)} training images for validation", file=sys.stderr)
+    else:
+        val = load_split(args, args.val_data or args.data, args.val_split, args.size)
+    if val.classes != train.classes:
+        raise DatasetError(f"validation classes {list(val.classes)} differ from training classes {list(train.classes)}")
+    cfg = TrainConfig(
+        out_dir=args.out, width=args.width, input_size=args.size, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
+        label_smoothing=args.label_smoothing, dropout=args.dropout, patience=args.patience, seed=args.seed,
+        device=args.device, threads=args.threads, checkpoint_every=args.checkpoint_every,
+        tta_flip=not args.no_val_tta, max_steps_per_epoch=args.max_steps_per_epoch,
+    )
+    summary = train_expressions(train, val, cfg, resume=args.resume,
+                                progress=lambda m: print(time.strftime("%H:%M:%S"), m, file=sys.stderr, flush=True))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def register(cli) -> None:
+    p = cli.group("train").add_parser(
+        "expressions", help="train the ExprNet facial-expression classifier",
+        description="Train ExprNet (a small residual CNN for 48x48 gray faces) on an expression data set. Writes "
+                    "best/last checkpoints (.safetensors + .json), state.pt (resume state), log.csv, curves.png "
+                    "and summary.json into --out. Use the result with --model OUT/best.safetensors.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    from vidaffect.training.expressions_cli import add_data_arguments
+
+    add_data_arguments(p, split_default="train")
+    v = p.add_argument_group("validation (model selection, early stopping)")
+    v.add_argument("--val-split", default="val", help="validation split of --data (RAF-DB: test)")
+    v.add_argument("--val-data", default=None, metavar="PATH", help="take validation from another data set path")
+    v.add_argument("--val-fraction", type=float, default=0.0,
+                   help="hold out this fraction of the training split (stratified) instead of a validation split")
+    v.add_argument("--no-val-tta", action="store_true", help="validate without horizontal-flip test-time augmentation")
+    t = p.add_argument_group("training")
+    t.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoints, logs, curves)")
+    t.add_argument("--epochs", type=int, default=40, help="maximum number of epochs")
+    t.add_argument("--batch-size", type=int, default=128, help="images per optimisation step")
+    t.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate (warm-up, then cosine decay)")
+    t.add_argument("--weight-decay", type=float, default=5e-4, help="AdamW weight decay")
+    t.add_argument("--warmup-epochs", type=float, default=1.0, help="linear learning-rate warm-up length")
+    t.add_argument("--label-smoothing", type=float, default=0.1, help="label smoothing (hard labels only)")
+    t.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier")
+    t.add_argument("--width", type=int, default=32, help="ExprNet base width (32: 0.68M parameters)")
+    t.add_argument("--size", type=int, default=48, help="input size in pixels (faces are resized to size x size)")
+    t.add_argument("--patience", type=int, default=8, help="early stop after this many epochs without improvement")
+    t.add_argument("--seed", type=int, default=0, help="random seed (runs with the same seed are identical)")
+    t.add_argument("--device", default="auto", help="auto (a CUDA GPU when present, else CPU), cpu, cuda or cuda:N")
+    t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch default)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/state.pt (mid-epoch included)")
+    t.add_argument("--checkpoint-every", type=int, default=100, help="save resume state every N steps")
+    t.add_argument("--max-steps-per-epoch", type=int, default=0, help="cap steps per epoch (0: whole epoch; for quick trials)")
+    p.set_defaults(func=_train)

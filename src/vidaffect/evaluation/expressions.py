@@ -1,0 +1,100 @@
+"""Evaluate a frame emotion model on a labelled expression data set (``vidaffect eval expressions``)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from vidaffect.data.expressions.base import DatasetError, ExpressionData
+from vidaffect.evaluation.confusion_plot import plot_confusion
+from vidaffect.evaluation.metrics import ClassificationReport, classification_report
+from vidaffect.models.base import FrameEmotionModel
+from vidaffect.utils.atomic import atomic_write_text
+
+
+@dataclass
+class EvalResult:
+    report: ClassificationReport
+    probs: np.ndarray  # (N, C_model) over the model's classes, for the evaluated samples
+    y_true: np.ndarray  # index into report.classes
+    y_pred: np.ndarray
+    paths: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # data classes the model does not know -> count
+
+
+def match_crops(images: np.ndarray, size: int, color: str) -> np.ndarray:
+    """Resize/convert uint8 images to the model's crop size and colour."""
+    if images.ndim == 4 and color == "gray":
+        images = np.stack([cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in images])
+    elif images.ndim == 3 and color == "rgb":
+        images = np.repeat(images[..., None], 3, axis=3)
+    if images.shape[1] != size or images.shape[2] != size:
+        interp = cv2.INTER_AREA if images.shape[1] > size else cv2.INTER_LINEAR
+        images = np.stack([cv2.resize(im, (size, size), interpolation=interp) for im in images])
+    return np.ascontiguousarray(images)
+
+
+def predict_probs(model: FrameEmotionModel, images: np.ndarray, batch_size: int = 256, tta_flip: bool = False,
+                  show_progress: bool = False) -> np.ndarray:
+    """Class probabilities ``(N, C)``; ``tta_flip`` averages with the mirrored crops' probabilities."""
+    out = []
+    for i in tqdm(range(0, len(images), batch_size), desc="evaluating", unit="batch", disable=not show_progress):
+        x = images[i : i + batch_size]
+        p, _ = model.predict(x)
+        if tta_flip:
+            p = (p + model.predict(np.ascontiguousarray(x[:, :, ::-1]))[0]) / 2
+        out.append(np.asarray(p, dtype=np.float32))
+    return np.concatenate(out) if out else np.zeros((0, len(model.classes)), np.float32)
+
+
+def evaluate_model(model: FrameEmotionModel, data: ExpressionData, batch_size: int = 256, tta_flip: bool = False,
+                   show_progress: bool = False) -> EvalResult:
+    """Classify every image of ``data`` with ``model`` and score it.
+
+    Classes are matched by name.  Samples of a data class the model does not
+    have (e.g. contempt for a 7-class model) are skipped and counted in
+    ``skipped``; model classes absent from the data appear as extra columns
+    (predictions of them are errors).
+    """
+    if not isinstance(model, FrameEmotionModel):
+        raise DatasetError(f"model {model.name!r} is not a frame model; evaluation needs per-image predictions")
+    if not model.classes:
+        raise DatasetError(f"model {model.name!r} predicts no classes (valence/arousal only)")
+    known = [c for c in data.classes if c in model.classes]
+    if not known:
+        raise DatasetError(f"model classes {list(model.classes)} share nothing with data classes {list(data.classes)}")
+    classes = tuple(known) + tuple(c for c in model.classes if c not in known)
+    names = np.array(data.classes)[data.labels]
+    keep = np.isin(names, known)
+    skipped = {c: int((names == c).sum()) for c in data.classes if c not in known and (names == c).any()}
+    images = match_crops(data.images[keep], model.crop.size, model.crop.color)
+    probs = predict_probs(model, images, batch_size, tta_flip, show_progress)
+    to_eval = np.array([classes.index(c) for c in model.classes])
+    y_pred = to_eval[probs.argmax(1)] if len(probs) else np.zeros(0, np.int64)
+    y_true = np.array([classes.index(c) for c in names[keep]], dtype=np.int64)
+    paths = [p for p, k in zip(data.paths, keep) if k] if data.paths else []
+    return EvalResult(classification_report(y_true, y_pred, classes), probs, y_true, y_pred, paths, skipped)
+
+
+def write_eval_outputs(out_dir: str | Path, result: EvalResult, meta: dict) -> dict[str, Path]:
+    """Write ``metrics.json``, ``confusion.png`` and ``predictions.csv`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rep = result.report
+    metrics = {**meta, **rep.to_dict(), "skipped_samples": result.skipped}
+    files = {
+        "metrics": atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2)),
+        "confusion": plot_confusion(out / "confusion.png", rep.confusion, rep.classes,
+                                    f"{meta.get('model', '')}  acc {rep.accuracy:.3f}  macro-F1 {rep.macro_f1:.3f}"),
+    }
+    rows = ["path,true,pred,confidence"]
+    for i in range(len(result.y_true)):
+        path = result.paths[i] if result.paths else str(i)
+        rows.append(f"\"{path}\",{rep.classes[result.y_true[i]]},{rep.classes[result.y_pred[i]]},"
+                    f"{float(result.probs[i].max()):.4f}")
+    files["predictions"] = atomic_write_text(out / "predictions.csv", "\n".join(rows) + "\n")
+    return files

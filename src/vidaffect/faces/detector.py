@@ -1,0 +1,115 @@
+"""Face detection (MediaPipe BlazeFace, short or full range) and face-mesh landmarks.
+
+Uses MediaPipe's legacy ``solutions`` API, whose TFLite models ship inside the
+``mediapipe==0.10.21`` wheel (no download).  The mesh runs in video mode over
+the whole frame, so it tracks its faces between frames instead of
+re-detecting them; each detected face is paired with the mesh whose bounding
+box overlaps it best (Hungarian match on IoU).  A face the mesh missed keeps
+NaN landmarks and is aligned from its BlazeFace keypoints instead.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # silence MediaPipe's C++ INFO lines
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from scipy.optimize import linear_sum_assignment  # noqa: E402
+
+from vidaffect.errors import VidaffectError  # noqa: E402
+from vidaffect.faces.detections import Detections, box_iou  # noqa: E402
+
+DETECTOR_MODELS = {"short": 0, "full": 1}
+MESH_MATCH_IOU = 0.3
+
+
+class FaceDetector:
+    """Find faces (and optionally 468 mesh landmarks) in RGB frames.
+
+    model: ``"short"`` (BlazeFace short range, faces within ~2 m, fastest) or
+    ``"full"`` (full range, small/far faces).  min_confidence: detection
+    threshold.  max_faces: keep at most this many (largest first).  landmarks:
+    run the face mesh.  unverified_min_confidence: with landmarks on, a
+    detection the face mesh could not fit is kept only when its score reaches
+    this (BlazeFace's false positives on textures score low and never fit a
+    mesh, while real faces the mesh misses, such as small far faces, score high).  video_mode: treat consecutive calls as one video (mesh
+    tracking); call :meth:`reset` between videos.
+    """
+
+    def __init__(self, model: str = "short", min_confidence: float = 0.5, max_faces: int = 10,
+                 landmarks: bool = True, video_mode: bool = True, unverified_min_confidence: float = 0.75) -> None:
+        if model not in DETECTOR_MODELS:
+            raise VidaffectError(f"unknown detector {model!r}; choose one of {sorted(DETECTOR_MODELS)}")
+        if not 0.0 < min_confidence < 1.0:
+            raise VidaffectError(f"detection threshold must be in (0, 1), got {min_confidence}")
+        if max_faces < 1:
+            raise VidaffectError(f"max faces must be >= 1, got {max_faces}")
+        import mediapipe as mp
+
+        self._mp = mp
+        self.model, self.min_confidence, self.max_faces = model, min_confidence, max_faces
+        self.landmarks, self.video_mode = landmarks, video_mode
+        self.unverified_min_confidence = unverified_min_confidence
+        self._det = mp.solutions.face_detection.FaceDetection(
+            model_selection=DETECTOR_MODELS[model], min_detection_confidence=min_confidence)
+        self._mesh = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new video: drop the mesh's tracking state."""
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+        if self.landmarks:
+            self._mesh = self._mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=not self.video_mode, max_num_faces=self.max_faces,
+                refine_landmarks=False, min_detection_confidence=0.5, min_tracking_confidence=0.5)
+
+    def close(self) -> None:
+        self._det.close()
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Detect faces in an RGB uint8 image ``(H, W, 3)``."""
+        h, w = image.shape[:2]
+        image = np.ascontiguousarray(image)
+        result = self._det.process(image)
+        dets = result.detections or []
+        if not dets:
+            if self._mesh is not None:
+                self._mesh.process(image)  # keep the mesh's tracker in step with the video
+            return Detections.empty()
+        boxes, scores, kps = [], [], []
+        for d in dets:
+            rb = d.location_data.relative_bounding_box
+            boxes.append([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h])
+            scores.append(d.score[0] if d.score else 0.0)
+            kps.append([[k.x * w, k.y * h] for k in d.location_data.relative_keypoints][:6])
+        out = Detections(np.array(boxes), np.array(scores), np.array(kps))
+        if len(out) > self.max_faces:
+            out = out[np.argsort(-out.area)[: self.max_faces]]
+        if self._mesh is not None:
+            out.landmarks = self._match_mesh(image, out)
+            keep = out.has_mesh() | (out.scores >= self.unverified_min_confidence)
+            if not keep.all():
+                out = out[np.flatnonzero(keep)]
+        return out
+
+    def _match_mesh(self, image: np.ndarray, dets: Detections) -> np.ndarray:
+        h, w = image.shape[:2]
+        res = self._mesh.process(image)
+        meshes = [np.array([[p.x * w, p.y * h] for p in fl.landmark], dtype=np.float32)
+                  for fl in (res.multi_face_landmarks or [])]
+        out = np.full((len(dets), 468, 2), np.nan, dtype=np.float32)
+        if not meshes:
+            return out
+        mesh_boxes = np.array([[m[:, 0].min(), m[:, 1].min(), m[:, 0].max(), m[:, 1].max()] for m in meshes])
+        iou = box_iou(dets.xyxy, mesh_boxes)
+        rows, cols = linear_sum_assignment(-iou)
+        for r, c in zip(rows, cols):
+            if iou[r, c] >= MESH_MATCH_IOU:
+                out[r] = meshes[c][:468]
+        return out

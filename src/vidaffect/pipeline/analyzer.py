@@ -1,0 +1,387 @@
+"""The main job: stream a video through detect -> track -> align -> model -> results, in one pass.
+
+Memory stays constant however long the video: frames are decoded one at a
+time (a bounded prefetch queue overlaps decoding with inference), only the
+crops of the current model batch are held, and the per-frame results table
+grows by one small row per face.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from vidaffect import __version__
+from vidaffect.errors import VidaffectError
+from vidaffect.faces import Detections, FaceDetector, FaceTracker, align_faces
+from vidaffect.labels import VA_SOURCE_DERIVED
+from vidaffect.models.base import CropSpec, EmotionModel, FaceBatch, ModelOutput
+from vidaffect.models.registry import DEFAULT_MODEL, create_model
+from vidaffect.results.results import Results
+from vidaffect.results.smoothing import smooth_frames
+from vidaffect.results.va import derived_va
+from vidaffect.video import PyAVReader, VideoFrame, open_video
+from vidaffect.video.prefetch import prefetch
+from vidaffect.video.scene_cut import SceneCutDetector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnalyzeOptions:
+    """Every setting of an analysis (the CLI flags of ``vidaffect analyze`` map onto these)."""
+
+    model: str = DEFAULT_MODEL
+    checkpoint: str | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    batch_size: int = 32
+    detector: str = "short"
+    min_confidence: float = 0.5
+    max_faces: int = 10
+    multi_face: bool = True
+    landmarks: bool = True
+    face_size: int = 112
+    mask: bool = False
+    fps: float | None = None
+    start: float | None = None
+    end: float | None = None
+    smoothing_size: float = 0.0
+    save_crops: str | None = None
+    max_gap_s: float = 1.0
+    scene_cuts: bool = True
+    progress: bool = False
+
+    def settings(self) -> dict[str, Any]:
+        """Settings that change results (recorded in metadata; used for settings hashes)."""
+        d = asdict(self)
+        d.pop("progress")
+        return d
+
+
+@dataclass
+class FrameResult:
+    """What the streaming API yields per analysed frame."""
+
+    frame: VideoFrame
+    detections: Detections
+    rows: pd.DataFrame  # this frame's rows of the results table (model outputs filled when available)
+
+
+def _largest(dets: Detections) -> Detections:
+    return dets[[int(np.argmax(dets.area))]] if len(dets) > 1 else dets
+
+
+def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None = None, start: float | None = None,
+                       end: float | None = None, detector: str | FaceDetector = "short", min_confidence: float = 0.5,
+                       max_faces: int = 10, multi_face: bool = True, landmarks: bool = True, max_gap_s: float = 1.0,
+                       scene_cuts: bool = True, timings: dict[str, float] | None = None,
+                       ) -> Iterator[tuple[VideoFrame, Detections]]:
+    """Decode ``path`` and yield ``(frame, detections)`` with stable ``face_ids`` for every analysed frame."""
+    reader = path if isinstance(path, PyAVReader) else open_video(path, fps=fps, start=start, end=end)
+    det = detector if isinstance(detector, FaceDetector) else FaceDetector(detector, min_confidence, max_faces, landmarks)
+    det.reset()
+    tracker = FaceTracker(max_gap_s=max_gap_s)
+    cuts = SceneCutDetector() if scene_cuts else None
+    t = timings if timings is not None else defaultdict(float)
+    t0 = time.perf_counter()
+    for frame in prefetch(reader):
+        t1 = time.perf_counter()
+        t["decode_wait"] += t1 - t0
+        if cuts is not None and cuts.update(frame.image):
+            tracker.cut()
+            det.reset()
+        dets = det.detect(frame.image)
+        if not multi_face:
+            dets = _largest(dets)
+        t2 = time.perf_counter()
+        t["detect"] += t2 - t1
+        tracker.update(dets, frame.time_s)
+        t0 = time.perf_counter()
+        t["track"] += t0 - t2
+        yield frame, dets
+
+
+class _Table:
+    """Column store of result rows, filled as frames and model outputs arrive."""
+
+    def __init__(self, classes: tuple[str, ...]) -> None:
+        self.classes = classes
+        self.cols: dict[str, list] = defaultdict(list)
+        self.probs: list[np.ndarray | None] = []
+        self.va: list[tuple[float, float] | None] = []
+        self.extra: dict[str, dict[int, float]] = defaultdict(dict)
+
+    def __len__(self) -> int:
+        return len(self.probs)
+
+    def add_frame(self, frame: VideoFrame, dets: Detections) -> np.ndarray:
+        n = len(dets)
+        first = len(self)
+        for i in range(max(n, 1)):
+            self.cols["frame"].append(frame.index)
+            self.cols["time_s"].append(round(frame.time_s, 6))
+            self.cols["face_id"].append(int(dets.face_ids[i]) if n else -1)
+            box = dets.xyxy[i] if n else (np.nan,) * 4
+            for k, v in zip(("x1", "y1", "x2", "y2"), box):
+                self.cols[k].append(float(v))
+            self.cols["score"].append(float(dets.scores[i]) if n else np.nan)
+            self.cols["faces_in_frame"].append(n)
+            self.probs.append(None)
+            self.va.append(None)
+        return np.arange(first, first + n, dtype=np.int64)
+
+    def fill(self, out: ModelOutput) -> None:
+        for j, r in enumerate(out.row_ids):
+            r = int(r)
+            if out.probs is not None:
+                self.probs[r] = out.probs[j]
+            if out.valence is not None and out.arousal is not None:
+                self.va[r] = (float(out.valence[j]), float(out.arousal[j]))
+            for name, values in out.extra.items():
+                self.extra[name][r] = float(values[j])
+
+    def frame(self, rows: range | np.ndarray | None = None) -> pd.DataFrame:
+        idx = np.arange(len(self)) if rows is None else np.asarray(rows)
+        df = pd.DataFrame({k: np.asarray(v)[idx] if len(v) else [] for k, v in self.cols.items()})
+        c = len(self.classes)
+        probs = np.full((len(idx), c), np.nan, dtype=np.float32)
+        va = np.full((len(idx), 2), np.nan, dtype=np.float32)
+        for j, r in enumerate(idx):
+            if c and self.probs[r] is not None:
+                probs[j] = self.probs[r]
+            if self.va[r] is not None:
+                va[j] = self.va[r]
+        for k, name in enumerate(self.classes):
+            df[name] = probs[:, k]
+        df["valence"], df["arousal"] = va[:, 0], va[:, 1]
+        for name, values in self.extra.items():
+            df[name] = [values.get(int(r), np.nan) for r in idx]
+        return df
+
+
+def _emotion_column(df: pd.DataFrame, classes: tuple[str, ...]) -> pd.Series:
+    if not classes or df.empty:
+        return pd.Series([None] * len(df), index=df.index, dtype=object)
+    p = df[list(classes)].to_numpy(dtype=float)
+    has = ~np.isnan(p).all(axis=1)
+    out = np.full(len(df), None, dtype=object)
+    out[has] = np.asarray(classes, dtype=object)[np.nanargmax(np.where(has[:, None], p, 0.0), axis=1)[has]]
+    return pd.Series(out, index=df.index, dtype=object)
+
+
+def _versions() -> dict[str, str]:
+    import av
+    import cv2
+    import mediapipe
+    import torch
+
+    return {"vidaffect": __version__, "torch": torch.__version__, "mediapipe": mediapipe.__version__,
+            "av": av.__version__, "opencv": cv2.__version__, "numpy": np.__version__, "pandas": pd.__version__}
+
+
+class Analyzer:
+    """Reusable analyser: load the detector and model once, analyse many videos.
+
+    >>> an = Analyzer(model="exprnet-s", smoothing_size=0.5)
+    >>> res = an.analyze("video.mp4"); res.frames.head()
+    """
+
+    def __init__(self, options: AnalyzeOptions | None = None, *, model_instance: EmotionModel | None = None,
+                 **kwargs: Any) -> None:
+        opts = options or AnalyzeOptions()
+        for k, v in kwargs.items():
+            if not hasattr(opts, k):
+                raise VidaffectError(f"unknown analyze option {k!r}")
+            setattr(opts, k, v)
+        if opts.batch_size < 1:
+            raise VidaffectError(f"batch size must be >= 1, got {opts.batch_size}")
+        if opts.face_size < 16:
+            raise VidaffectError(f"face size must be >= 16 pixels, got {opts.face_size}")
+        if opts.smoothing_size < 0:
+            raise VidaffectError(f"smoothing size must be >= 0 seconds, got {opts.smoothing_size}")
+        self.options = opts
+        self.model = model_instance or create_model(opts.model, checkpoint=opts.checkpoint, device=opts.device,
+                                                    **opts.model_kwargs)
+        spec = self.model.crop
+        if spec.kind == "aligned":  # models on the pipeline's aligned crops follow --face-size
+            spec = CropSpec(opts.face_size, spec.color, spec.kind, spec.margin, spec.mask)
+        self.model_crop = CropSpec(spec.size, spec.color, spec.kind, spec.margin, spec.mask or opts.mask)
+        self.save_crop = CropSpec(opts.face_size, "rgb", "aligned", 0.0, opts.mask)
+        self.detector = FaceDetector(opts.detector, opts.min_confidence, opts.max_faces, opts.landmarks)
+
+    def close(self) -> None:
+        self.detector.close()
+
+    def __enter__(self) -> "Analyzer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def analyze(self, path: str | os.PathLike) -> Results:
+        """Analyse one video and return its :class:`Results`."""
+        for _ in self._run(path, yield_frames=False):
+            pass
+        return self._last_results
+
+    def stream(self, path: str | os.PathLike) -> Iterator[FrameResult]:
+        """Yield a :class:`FrameResult` per analysed frame as soon as its model batch is done.
+
+        Frame models fill every row before it is yielded; temporal models that
+        answer late fill those rows only in the final results
+        (``analyzer.last_results`` after the generator is exhausted).
+        """
+        yield from self._run(path, yield_frames=True)
+
+    @property
+    def last_results(self) -> Results:
+        return self._last_results
+
+    def _run(self, path: str | os.PathLike, yield_frames: bool) -> Iterator[FrameResult]:
+        opts, model = self.options, self.model
+        path = Path(path)
+        timings: dict[str, float] = defaultdict(float)
+        reader = open_video(path, fps=opts.fps, start=opts.start, end=opts.end)
+        reader_info = reader.info
+        model.reset()
+        classes = tuple(model.classes)
+        table = _Table(classes)
+        pending: list[tuple[np.ndarray, np.ndarray, Detections, VideoFrame]] = []
+        pending_faces = 0
+        held: list[tuple[VideoFrame, Detections, np.ndarray]] = []
+        crops_dir = Path(opts.save_crops) / path.stem if opts.save_crops else None
+        n_frames = 0
+        bar = self._progress_bar(reader_info, path)
+        t_start = time.perf_counter()
+
+        def flush() -> list[FrameResult]:
+            nonlocal pending, pending_faces
+            if pending:
+                t0 = time.perf_counter()
+                batch = FaceBatch(
+                    crops=np.concatenate([p[0] for p in pending]),
+                    row_ids=np.concatenate([p[1] for p in pending]),
+                    face_ids=np.concatenate([p[2].face_ids for p in pending]),
+                    frame_indices=np.concatenate([np.full(len(p[1]), p[3].index) for p in pending]),
+                    times=np.concatenate([np.full(len(p[1]), p[3].time_s) for p in pending]),
+                )
+                for out in model.process(batch):
+                    table.fill(out)
+                timings["model"] += time.perf_counter() - t0
+            pending, pending_faces = [], 0
+            ready = [FrameResult(f, d, table.frame(r)) for f, d, r in held] if yield_frames else []
+            held.clear()
+            return ready
+
+        stream = iter_tracked_faces(
+            reader, opts.fps, opts.start, opts.end, self.detector, opts.min_confidence, opts.max_faces,
+            opts.multi_face, opts.landmarks, opts.max_gap_s, opts.scene_cuts, timings)
+        try:
+            for frame, dets in stream:
+                n_frames += 1
+                rows = table.add_frame(frame, dets)
+                t0 = time.perf_counter()
+                if len(dets):
+                    crops = align_faces(frame.image, dets, self.model_crop)
+                    pending.append((crops, rows, dets, frame))
+                    pending_faces += len(dets)
+                    if crops_dir is not None:
+                        self._save_crops(crops_dir, frame, dets)
+                timings["align"] += time.perf_counter() - t0
+                if yield_frames:
+                    held.append((frame, dets, rows if len(dets) else np.array([len(table) - 1])))
+                if pending_faces >= opts.batch_size or (yield_frames and not pending):
+                    yield from flush()
+                if bar is not None:
+                    bar.update(1)
+                    elapsed = time.perf_counter() - t_start
+                    if n_frames % 10 == 0 and elapsed > 0:
+                        bar.set_postfix(fps=f"{n_frames / elapsed:.1f}", refresh=False)
+            yield from flush()
+            t0 = time.perf_counter()
+            for out in model.finish():
+                table.fill(out)
+            timings["model"] += time.perf_counter() - t0
+        finally:
+            if bar is not None:
+                bar.close()
+        total = time.perf_counter() - t_start
+        self._last_results = self._assemble(path, reader_info, table, classes, n_frames, total, timings)
+
+    def _assemble(self, path: Path, info, table: _Table, classes: tuple[str, ...], n_frames: int, total: float,
+                  timings: dict[str, float]) -> Results:
+        opts, model = self.options, self.model
+        t0 = time.perf_counter()
+        df = table.frame()
+        va_source = model.va_source
+        if va_source is None and classes:
+            has = df["face_id"].to_numpy() >= 0
+            probs = df.loc[has, list(classes)].to_numpy(dtype=np.float32)
+            ok = ~np.isnan(probs).any(axis=1)
+            va = np.full((len(probs), 2), np.nan, np.float32)
+            va[ok] = derived_va(probs[ok], classes)
+            df.loc[has, "valence"], df.loc[has, "arousal"] = va[:, 0], va[:, 1]
+            va_source = VA_SOURCE_DERIVED
+        if opts.smoothing_size > 0:
+            df = smooth_frames(df, list(classes) + ["valence", "arousal"], opts.smoothing_size)
+        df["emotion"] = _emotion_column(df, classes)
+        cols = ["frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "score", "faces_in_frame", *classes,
+                "emotion", "valence", "arousal"]
+        df = df[cols + [c for c in df.columns if c not in cols]]
+        df["face_id"] = df["face_id"].astype("int64")
+        df["frame"] = df["frame"].astype("int64")
+        timings["assemble"] = time.perf_counter() - t0
+        per_frame = {k: round(1000 * v / max(n_frames, 1), 3) for k, v in timings.items()}
+        per_frame["total"] = round(1000 * total / max(n_frames, 1), 3)
+        meta = {
+            "video": info.to_dict(),
+            "frames_analysed": n_frames,
+            "faces_found": int((df["face_id"] >= 0).sum()),
+            "face_ids": sorted(int(i) for i in df.loc[df["face_id"] >= 0, "face_id"].unique()),
+            "classes": list(classes),
+            "model": model.describe(),
+            "va_source": va_source,
+            "settings": self.options.settings(),
+            "versions": _versions(),
+            "speed_ms_per_frame": per_frame,
+            "fps": round(n_frames / total, 2) if total > 0 else None,
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        return Results(df.reset_index(drop=True), list(classes), meta)
+
+    def _save_crops(self, crops_dir: Path, frame: VideoFrame, dets: Detections) -> None:
+        import cv2
+
+        crops = align_faces(frame.image, dets, self.save_crop)
+        for fid, crop in zip(dets.face_ids, crops):
+            d = crops_dir / f"face{int(fid):03d}"
+            d.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(d / f"frame{frame.index:06d}.jpg"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+
+    def _progress_bar(self, info, path: Path):
+        if not self.options.progress:
+            return None
+        from tqdm import tqdm
+
+        duration = info.duration_s
+        if self.options.end is not None:
+            duration = min(duration, self.options.end)
+        if self.options.start is not None:
+            duration -= self.options.start
+        rate = self.options.fps or info.fps
+        total = int(round(max(duration, 0) * rate)) or None
+        return tqdm(total=total, desc=path.name[:30], unit="frame", dynamic_ncols=True, leave=False)
+
+
+def analyze(path: str | os.PathLike, **options: Any) -> Results:
+    """Analyse one video with the given options (see :class:`AnalyzeOptions`) and return :class:`Results`."""
+    with Analyzer(**options) as analyzer:
+        return analyzer.analyze(path)

@@ -1,0 +1,65 @@
+"""VTT emotion output schema (see shared reference ``tsm-vtt-meld.md``).
+
+Two forms:
+
+* ``"event"`` (the documented form): one event per change of dominant emotion
+  per face: ``{"type": "emotion", "class": "happy", "seconds": 15.0,
+  "object": {"id": "3"}}``; with ``object_form="coordinates"`` the object is
+  ``{"coordinates": [x, y, width, height]}`` of the face at that moment.
+* ``"frames"`` (the JSON-lines files the project actually wrote): one line per
+  frame and face: ``{"type": "emotion", "class": ..., "frames": <frame>,
+  "coordinates": [xmin, ymin, xmax, ymax], "id": <face id>}``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from vidaffect.utils.atomic import atomic_write_text
+
+
+def _face_rows(frames: pd.DataFrame) -> pd.DataFrame:
+    rows = frames[(frames["face_id"] >= 0) & frames["emotion"].notna()]
+    return rows.sort_values(["face_id", "time_s"], kind="stable")
+
+
+def vtt_events(frames: pd.DataFrame, object_form: str = "id", id_column: str = "face_id") -> list[dict]:
+    """Events in the documented VTT form, sorted by time."""
+    events = []
+    for fid, g in _face_rows(frames).groupby(id_column, sort=True):
+        prev = None
+        for r in g.itertuples(index=False):
+            if r.emotion == prev:
+                continue
+            prev = r.emotion
+            if object_form == "coordinates":
+                obj = {"coordinates": [float(r.x1), float(r.y1), float(r.x2 - r.x1), float(r.y2 - r.y1)]}
+            else:
+                obj = {"id": str(getattr(r, id_column))}
+            events.append({"type": "emotion", "class": str(r.emotion), "seconds": round(float(r.time_s), 3), "object": obj})
+    events.sort(key=lambda e: e["seconds"])
+    return events
+
+
+def vtt_frame_lines(frames: pd.DataFrame) -> list[dict]:
+    """Per-frame, per-face records in the JSON-lines form, in frame order."""
+    rows = frames[(frames["face_id"] >= 0) & frames["emotion"].notna()].sort_values(["frame", "face_id"])
+    return [
+        {"type": "emotion", "class": str(r.emotion), "frames": int(r.frame),
+         "coordinates": [round(float(r.x1), 1), round(float(r.y1), 1), round(float(r.x2), 1), round(float(r.y2), 1)],
+         "id": int(r.face_id)}
+        for r in rows.itertuples(index=False)
+    ]
+
+
+def write_vtt(frames: pd.DataFrame, path: str | Path, form: str = "event", object_form: str = "id") -> Path:
+    """Write the events (``form="event"``, a JSON list) or JSON lines (``form="frames"``) atomically."""
+    if form == "event":
+        text = json.dumps(vtt_events(frames, object_form), indent=1)
+    elif form == "frames":
+        text = "".join(json.dumps(r) + "\n" for r in vtt_frame_lines(frames))
+    else:
+        raise ValueError(f"unknown VTT form {form!r}: use 'event' or 'frames'")
+    return atomic_write_text(path, text)

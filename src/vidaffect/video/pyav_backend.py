@@ -1,0 +1,147 @@
+"""PyAV decoding backend: streaming, real timestamps, rotation, frame-rate sampling, time range.
+
+Frames are decoded one at a time and never accumulated, so memory does not
+grow with the video's length.  ``time_s`` is the frame's presentation
+timestamp relative to the stream's start, so variable-frame-rate videos get
+true seconds.  ``index`` counts every decoded frame from the start of the
+stream (also the ones skipped by ``fps`` sampling or before ``start``), so it
+identifies the source frame.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from vidaffect.errors import VideoError
+from vidaffect.video.types import VideoFrame, VideoInfo
+
+log = logging.getLogger(__name__)
+
+# A decode that ends this long before the container's stated duration is treated as truncated.
+TRUNCATION_TOLERANCE_S = 1.0
+
+
+def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Apply a counter-clockwise display rotation (multiples of 90 degrees)."""
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+class PyAVReader:
+    """Iterate over the frames of one video file.  Use :func:`open_video` to create it."""
+
+    def __init__(self, path: str | os.PathLike, fps: float | None = None, start: float | None = None,
+                 end: float | None = None, threads: bool = True) -> None:
+        self.path = Path(path)
+        if fps is not None and fps <= 0:
+            raise VideoError(f"{self.path}: --fps must be positive, got {fps}")
+        if start is not None and end is not None and end <= start:
+            raise VideoError(f"{self.path}: --end ({end}) must be after --start ({start})")
+        self.fps, self.start, self.end = fps, start, end
+        self._threads = threads
+        self.info = self._probe()
+
+    def _open(self) -> av.container.InputContainer:
+        p = self.path
+        if not p.exists():
+            raise VideoError(f"{p}: file not found")
+        if p.is_dir():
+            raise VideoError(f"{p}: is a directory, not a video file")
+        if p.stat().st_size == 0:
+            raise VideoError(f"{p}: empty file (0 bytes)")
+        try:
+            return av.open(str(p), metadata_errors="ignore")
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{p}: not a readable video ({exc.strerror or type(exc).__name__})") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise VideoError(f"{p}: cannot open ({exc})") from None
+
+    def _probe(self) -> VideoInfo:
+        container = self._open()
+        try:
+            if not container.streams.video:
+                kind = "audio-only file" if container.streams.audio else "no video stream"
+                raise VideoError(f"{self.path}: {kind}, nothing to analyse")
+            s = container.streams.video[0]
+            ctx = s.codec_context
+            rate = s.average_rate or s.guessed_rate or Fraction(0)
+            if s.duration is not None:
+                duration = float(s.duration * s.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            else:
+                duration = 0.0
+            self._rotation = self._read_rotation(container, s)
+            w, h = ctx.width, ctx.height
+            if self._rotation % 180:
+                w, h = h, w
+            return VideoInfo(str(self.path), int(w), int(h), float(rate), duration, int(s.frames or 0),
+                             self._rotation, ctx.name, bool(container.streams.audio))
+        finally:
+            container.close()
+
+    def _read_rotation(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+        """Rotation from the first frame's display matrix (PyAV >= 13), else the legacy 'rotate' tag."""
+        tag = stream.metadata.get("rotate")
+        try:
+            for frame in container.decode(stream):
+                rot = int(round(getattr(frame, "rotation", 0) or 0))
+                return rot % 360 if rot else (-int(tag)) % 360 if tag else 0
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{self.path}: corrupt video, no frame could be decoded ({exc.strerror or exc})") from None
+        raise VideoError(f"{self.path}: the video stream holds no decodable frame")
+
+    def __iter__(self) -> Iterator[VideoFrame]:
+        container = self._open()
+        try:
+            stream = container.streams.video[0]
+            if self._threads:
+                stream.thread_type = "AUTO"
+            base = stream.start_time if stream.start_time is not None else None
+            step = 1.0 / self.fps if self.fps else None
+            next_sample = self.start or 0.0
+            index = -1
+            last_time = None
+            try:
+                for frame in container.decode(stream):
+                    index += 1
+                    if frame.pts is None:
+                        t = (last_time + 1.0 / max(self.info.fps, 1.0)) if last_time is not None else 0.0
+                    else:
+                        if base is None:
+                            base = frame.pts
+                        t = float((frame.pts - base) * stream.time_base)
+                    last_time = t
+                    if self.start is not None and t < self.start - 1e-6:
+                        continue
+                    if self.end is not None and t >= self.end:
+                        break
+                    if step is not None:
+                        if t + 1e-6 < next_sample:
+                            continue
+                        while next_sample <= t + 1e-6:
+                            next_sample += step
+                    image = _rotate(frame.to_ndarray(format="rgb24"), self._rotation)
+                    yield VideoFrame(index, t, image)
+            except av.error.FFmpegError as exc:
+                where = f"after {last_time:.2f} s" if last_time is not None else "before the first frame"
+                raise VideoError(f"{self.path}: corrupt video data {where} ({exc.strerror or type(exc).__name__})") from None
+            if self.end is None and last_time is not None and self.info.duration_s > 0:
+                frame_dt = 1.0 / self.info.fps if self.info.fps else 0.0
+                if last_time + frame_dt < self.info.duration_s - TRUNCATION_TOLERANCE_S:
+                    raise VideoError(f"{self.path}: truncated video: decoding stopped at {last_time:.2f} s "
+                                     f"of {self.info.duration_s:.2f} s")
+        finally:
+            container.close()
+
+
+def open_video(path: str | os.PathLike, fps: float | None = None, start: float | None = None,
+               end: float | None = None) -> PyAVReader:
+    """Open ``path`` for streaming decoding; raises :class:`VideoError` with a one-line cause."""
+    return PyAVReader(path, fps=fps, start=start, end=end)
