@@ -12,7 +12,7 @@ from vidaffect.cli.main import main
 def test_micro_cli_preprocess_train_eval(tmp_path, capsys):
     csv = write_dataset(tmp_path / "smic", "smic", subjects=3, per_class=1, classes=("right", "up"), n=5, size=48)
     cache, run = tmp_path / "cache", tmp_path / "run"
-    args = ["micro", "preprocess", "--csv", str(csv), "--root", str(tmp_path / "smic"), "--dataset", "smic", "--out", str(cache), "--size", "48", "-q"]
+    args = ["micro", "preprocess", "--csv", str(csv), "--root", str(tmp_path / "smic"), "--dataset", "smic", "--out", str(cache), "--size", "48", "--workers", "1", "-q"]
     assert main(args) == 0
     assert "6 samples of 3 subjects" in capsys.readouterr().out
     assert main(args) == 0  # idempotent re-run

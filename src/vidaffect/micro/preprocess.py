@@ -10,6 +10,7 @@ running with other settings into the same folder is refused.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -162,7 +163,9 @@ def preprocess_samples(
             process_sample(s, out_dir / "features" / f"{s.key}.npz", config)
             bar.update(1)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: forking a process that already runs threads (torch, OpenCV,
+        # MediaPipe) can deadlock the children
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(process_sample, s, out_dir / "features" / f"{s.key}.npz", config) for s in todo]
             try:
                 for fut in as_completed(futures):

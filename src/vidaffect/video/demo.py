@@ -46,12 +46,12 @@ def demo_frame(t: float, photo: np.ndarray) -> np.ndarray:
         return canvas
     # main face: pan + zoom over the photograph
     zoom = 1.0 + 0.35 * np.sin(np.pi * t / (SECONDS - 1.0))
-    side = int(300 * zoom)
+    side = int(560 * zoom)
     photo_s = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
     fx = (FACE_BOX[0] + FACE_BOX[2]) / 2 / 512 * side
     fy = (FACE_BOX[1] + FACE_BOX[3]) / 2 / 512 * side
-    cx = 200 + 60 * np.sin(2 * np.pi * t / 6.0)
-    cy = 170 + 15 * np.cos(2 * np.pi * t / 4.0)
+    cx = 210 + 50 * np.sin(2 * np.pi * t / 6.0)
+    cy = 150 + 15 * np.cos(2 * np.pi * t / 4.0)
     _paste(canvas, photo_s, int(cx - fx), int(cy - fy))
     # second face: mirrored face crop sliding in from the right after 3 s
     if t >= 3.0:

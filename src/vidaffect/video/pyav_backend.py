@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # A decode that ends this long before the container's stated duration is treated as truncated.
 TRUNCATION_TOLERANCE_S = 1.0
+# ... or that yields fewer than this share of the container's announced frame count (minus 2).
+TRUNCATION_FRAME_SHARE = 0.05
 
 
 def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -132,13 +134,21 @@ class PyAVReader:
             except av.error.FFmpegError as exc:
                 where = f"after {last_time:.2f} s" if last_time is not None else "before the first frame"
                 raise VideoError(f"{self.path}: corrupt video data {where} ({exc.strerror or type(exc).__name__})") from None
-            if self.end is None and last_time is not None and self.info.duration_s > 0:
-                frame_dt = 1.0 / self.info.fps if self.info.fps else 0.0
-                if last_time + frame_dt < self.info.duration_s - TRUNCATION_TOLERANCE_S:
-                    raise VideoError(f"{self.path}: truncated video: decoding stopped at {last_time:.2f} s "
-                                     f"of {self.info.duration_s:.2f} s")
+            if self.end is None and last_time is not None:
+                self._check_complete(index + 1, last_time)
         finally:
             container.close()
+
+
+    def _check_complete(self, decoded: int, last_time: float) -> None:
+        """Raise if decoding ended well before the container's stated duration or frame count."""
+        info = self.info
+        frame_dt = 1.0 / info.fps if info.fps else 0.0
+        short_in_time = info.duration_s > 0 and last_time + frame_dt < info.duration_s - TRUNCATION_TOLERANCE_S
+        short_in_frames = info.frame_count > 0 and decoded < info.frame_count * (1 - TRUNCATION_FRAME_SHARE) - 2
+        if short_in_time or short_in_frames:
+            raise VideoError(f"{self.path}: truncated video: decoding stopped at {last_time:.2f} s, frame {decoded} "
+                             f"(the container announces {info.duration_s:.2f} s, {info.frame_count or '?'} frames)")
 
 
 def open_video(path: str | os.PathLike, fps: float | None = None, start: float | None = None,

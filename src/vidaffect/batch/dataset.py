@@ -1,0 +1,50 @@
+"""The corpus-level Parquet data set: ``OUT/dataset/video=<key>/part-0.parquet`` (hive partitioning).
+
+pandas (``pd.read_parquet(OUT/"dataset")``), pyarrow.dataset, DuckDB
+(``read_parquet('OUT/dataset/*/*.parquet', hive_partitioning=true)``) and Spark
+read the folder as one table with a ``video`` column taken from the folder names.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+DATASET_DIR = "dataset"
+PART_NAME = "part-0.parquet"
+
+
+def partition_dir(out: str | os.PathLike, key: str) -> Path:
+    return Path(out) / DATASET_DIR / f"video={key}"
+
+
+def frames_table(frames: pd.DataFrame, video_name: str):
+    """The per-frame table of one video with a stable schema (the ``emotion`` column is always a string)."""
+    import pyarrow as pa
+
+    df = frames.copy()
+    df.insert(0, "video_name", video_name)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields)).replace_schema_metadata(None)
+
+
+def write_part(frames: pd.DataFrame, video_name: str, path: str | os.PathLike) -> Path:
+    """Write one video's partition file (the caller renames it into place)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(frames_table(frames, video_name), path)
+    return path
+
+
+def read_dataset(out: str | os.PathLike) -> pd.DataFrame:
+    """The whole corpus as one DataFrame (``video`` column = partition key)."""
+    import pyarrow.dataset as ds
+
+    root = Path(out) / DATASET_DIR
+    if not root.is_dir():
+        return pd.DataFrame()
+    return ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pandas()

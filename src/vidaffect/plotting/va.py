@@ -1,0 +1,65 @@
+"""Valence/arousal plots: trend over time and scatter on Russell's circumplex."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vidaffect.labels import CIRCUMPLEX_VA
+from vidaffect.plotting.common import (AROUSAL_COLOR, VALENCE_COLOR, face_color, face_rows, frame_step, pyplot,
+                                       save_figure, time_end, with_gaps)
+from vidaffect.plotting.timeline import EMOTION_COLORS
+
+
+def plot_va_trend(frames: pd.DataFrame, path: str | Path | None = None, title: str = "", max_faces: int = 6):
+    """Per face (longest first), valence and arousal over time in [-1, 1]; lines break where the face is absent."""
+    plt = pyplot()
+    faces = face_rows(frames, max_faces)
+    n = max(len(faces), 1)
+    fig, axes = plt.subplots(n, 1, figsize=(11, 1.9 * n + 0.6), squeeze=False, sharex=True)
+    t_end, gap = time_end(frames), 2.5 * frame_step(frames)
+    if not faces:
+        axes[0, 0].text(0.5, 0.5, "no face found", ha="center", va="center", transform=axes[0, 0].transAxes)
+    for (fid, g), ax in zip(faces, axes[:, 0]):
+        t, va = with_gaps(g["time_s"].to_numpy(dtype=float), g[["valence", "arousal"]].to_numpy(dtype=float), gap)
+        ax.plot(t, va[:, 0], color=VALENCE_COLOR, label="valence", lw=1.2)
+        ax.plot(t, va[:, 1], color=AROUSAL_COLOR, label="arousal", lw=1.2)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_ylim(-1, 1), ax.set_xlim(0, t_end), ax.set_ylabel(f"face {fid}"), ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper right", fontsize=8, ncol=2)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.suptitle(title or "valence / arousal", y=0.995, fontsize=10, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return save_figure(fig, path)
+
+
+def plot_va_circumplex(frames: pd.DataFrame, path: str | Path | None = None, title: str = "",
+                       classes: list[str] | None = None, max_faces: int = 6, max_points: int = 2000):
+    """Every face's (valence, arousal) samples on the circumplex, with the emotion anchors of
+    :data:`vidaffect.labels.CIRCUMPLEX_VA` labelled (only ``classes`` when given)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 5.6))
+    theta = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(theta), np.sin(theta), color="#bbbbbb", lw=0.8)
+    ax.axhline(0, color="#888888", lw=0.6), ax.axvline(0, color="#888888", lw=0.6)
+    for (fid, g) in face_rows(frames, max_faces):
+        va = g[["valence", "arousal"]].to_numpy(dtype=float)
+        va = va[np.isfinite(va).all(axis=1)]
+        if len(va) > max_points:
+            va = va[np.linspace(0, len(va) - 1, max_points).astype(int)]
+        if len(va):
+            ax.scatter(va[:, 0], va[:, 1], s=6, alpha=0.35, color=face_color(fid), label=f"face {fid}", lw=0)
+            ax.scatter(*va.mean(axis=0), s=70, color=face_color(fid), edgecolor="k", zorder=5, marker="X")
+    for name, (v, a) in CIRCUMPLEX_VA.items():
+        if classes is not None and name not in classes:
+            continue
+        ax.scatter([v], [a], s=30, color=EMOTION_COLORS.get(name, "#444444"), edgecolor="k", zorder=4)
+        ax.annotate(name, (v, a), xytext=(4, 4), textcoords="offset points", fontsize=8)
+    ax.set_xlim(-1.05, 1.05), ax.set_ylim(-1.05, 1.05), ax.set_aspect("equal")
+    ax.set_xlabel("valence"), ax.set_ylabel("arousal")
+    ax.set_title(title or "valence / arousal circumplex (X: face mean)", fontsize=10)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=7, markerscale=2)
+    fig.tight_layout()
+    return save_figure(fig, path)

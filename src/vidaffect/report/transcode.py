@@ -1,0 +1,167 @@
+"""Re-encode a video frame by frame with PyAV, keeping every frame's timestamp and the audio.
+
+Shared by the annotated video and the report's low-resolution proxy: the
+caller transforms each decoded frame; the frames are encoded with H.264
+(``libx264``) when PyAV has it, else MPEG-4 Part 2, with the source's time base
+and timestamps, so the output has the same frame count and timing.  The first
+audio stream is copied packet by packet when MP4 can hold its codec, else
+transcoded to AAC.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+
+from vidaffect.errors import OutputError, VideoError
+from vidaffect.utils.atomic import atomic_path
+
+# Audio codecs the MP4 muxer accepts as they are.
+MP4_AUDIO_COPY = ("aac", "mp3", "alac", "ac3", "eac3", "opus", "flac")
+
+
+def _copyable(stream) -> bool:
+    """Whether MP4 can hold this audio stream's codec (compared by codec id: decoders have other names)."""
+    ids = set()
+    for name in MP4_AUDIO_COPY:
+        try:
+            ids.add(av.Codec(name, "r").id)
+        except (av.error.FFmpegError, ValueError):  # pragma: no cover - decoder missing in this build
+            pass
+    return stream.codec_context.codec.id in ids
+
+
+def video_codec(preferred: str | None = None) -> str:
+    """``preferred`` when given, else ``libx264`` when this PyAV build has it, else ``mpeg4``."""
+    if preferred:
+        if preferred not in av.codecs_available:
+            raise OutputError(f"video codec '{preferred}' is not available in this PyAV build")
+        return preferred
+    return "libx264" if "libx264" in av.codecs_available else "mpeg4"
+
+
+class AudioCarrier:
+    """Carries one input audio stream into an output container: packet copy, or AAC transcode."""
+
+    def __init__(self, out: av.container.OutputContainer, source: av.audio.stream.AudioStream) -> None:
+        self.source, self.out = source, out
+        self.copy = _copyable(source)
+        if self.copy:
+            self.stream = out.add_stream_from_template(source)
+        else:
+            rate = source.codec_context.sample_rate or 44100
+            self.stream = out.add_stream("aac", rate=rate)
+            channels = source.codec_context.layout.nb_channels if source.codec_context.layout else 2
+            self.stream.layout = "mono" if channels == 1 else "stereo"
+            self.stream.bit_rate = 128_000
+            self.resampler = av.AudioResampler(format="fltp", layout=self.stream.layout, rate=rate)
+            self.next_pts: int | None = None
+
+    def push(self, packet: av.Packet) -> None:
+        if packet.dts is None and packet.size == 0:
+            return
+        if self.copy:
+            packet.stream = self.stream
+            self.out.mux(packet)
+            return
+        for frame in packet.decode():
+            self._encode(frame)
+
+    def _encode(self, frame) -> None:
+        for rs in self.resampler.resample(frame):
+            if self.next_pts is None:
+                t = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+                self.next_pts = int(round(t * rs.sample_rate))
+            rs.pts, rs.time_base = self.next_pts, Fraction(1, rs.sample_rate)
+            self.next_pts += rs.samples
+            self.out.mux(self.stream.encode(rs))
+
+    def flush(self) -> None:
+        if not self.copy:
+            for rs in self.resampler.resample(None) or []:
+                rs.pts, rs.time_base = self.next_pts or 0, Fraction(1, rs.sample_rate)
+                self.next_pts = (self.next_pts or 0) + rs.samples
+                self.out.mux(self.stream.encode(rs))
+            self.out.mux(self.stream.encode(None))
+
+
+FrameFn = Callable[[int, av.VideoFrame], "av.VideoFrame | np.ndarray"]
+
+
+def transcode(source: str | Path, out_path: str | Path, process: FrameFn, size: tuple[int, int],
+              codec: str | None = None, crf: int = 20, audio: bool = True, progress: bool = False,
+              desc: str = "encoding") -> Path:
+    """Decode ``source``, pass each video frame through ``process(index, frame)`` (an RGB array or a
+    VideoFrame of ``size`` = (width, height), both even) and write ``out_path`` (MP4) atomically, keeping
+    each frame's timestamp; copy the first audio stream when ``audio``."""
+    source, out_path = Path(source), Path(out_path)
+    try:
+        inp = av.open(str(source), metadata_errors="ignore")
+    except (av.error.FFmpegError, OSError) as exc:
+        raise VideoError(f"{source}: cannot open video ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        if not inp.streams.video:
+            raise VideoError(f"{source}: no video stream")
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        ain = inp.streams.audio[0] if (audio and inp.streams.audio) else None
+        codec = video_codec(codec)
+        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=vin.frames or None, desc=desc, unit="frame", leave=False)
+        try:
+            with atomic_path(out_path) as tmp:
+                with av.open(str(tmp), mode="w", format="mp4") as out:
+                    vout = out.add_stream(codec, rate=rate)
+                    vout.width, vout.height = size
+                    vout.pix_fmt = "yuv420p"
+                    vout.time_base = vin.time_base
+                    if codec == "libx264":
+                        vout.options = {"crf": str(crf), "preset": "veryfast"}
+                    else:
+                        vout.bit_rate = int(size[0] * size[1] * float(rate) * 0.2)
+                    carrier = AudioCarrier(out, ain) if ain is not None else None
+                    index, last_pts = -1, None
+                    streams = [vin] + ([ain] if ain is not None else [])
+                    for packet in inp.demux(*streams):
+                        if carrier is not None and packet.stream is ain:
+                            carrier.push(packet)
+                            continue
+                        for frame in packet.decode():
+                            index += 1
+                            pts = frame.pts
+                            if pts is None or (last_pts is not None and pts <= last_pts):
+                                step = max(int(round(1 / (float(rate) * vin.time_base))), 1)
+                                pts = (last_pts + step) if last_pts is not None else 0
+                            last_pts = pts
+                            result = process(index, frame)
+                            if isinstance(result, np.ndarray):
+                                result = av.VideoFrame.from_ndarray(result, format="rgb24")
+                            result.pts, result.time_base = pts, vin.time_base
+                            out.mux(vout.encode(result))
+                            if bar is not None:
+                                bar.update(1)
+                    out.mux(vout.encode(None))
+                    if carrier is not None:
+                        carrier.flush()
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{source}: re-encoding failed ({exc.strerror or type(exc).__name__})") from None
+        except OSError as exc:
+            raise OutputError(f"{out_path}: cannot write video ({exc.strerror or exc})") from None
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        inp.close()
+    return out_path
+
+
+def even(n: int) -> int:
+    """``n`` rounded down to an even number (4:2:0 video needs even sides), at least 2."""
+    return max(2, int(n) // 2 * 2)

@@ -1,0 +1,89 @@
+"""Runs the service's queued jobs in a bounded pool of worker processes (models loaded once per worker).
+
+The queue *is* the ledger: the dispatcher only submits ledger rows in state
+``queued`` (source ``service``), so a restarted server picks up where the old
+one stopped (its running rows are requeued by :meth:`Ledger.recover`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from vidaffect.batch.ledger import Ledger
+from vidaffect.batch.outputs import clean_staging
+from vidaffect.batch.worker import WorkerConfig, init_worker, pool_context, run_job
+
+log = logging.getLogger("vidaffect.service")
+
+
+class Dispatcher:
+    """Background thread: feeds queued service jobs to at most ``workers`` worker processes."""
+
+    def __init__(self, out: Path, config: WorkerConfig, workers: int = 1, poll_s: float = 0.5) -> None:
+        self.out, self.config, self.workers, self.poll_s = out, config, max(1, workers), poll_s
+        self.inflight: dict[int, Future] = {}
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool: ProcessPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        ledger = Ledger(self.out)
+        try:
+            for j in ledger.recover():
+                log.info("job %d (%s): requeued after a restart", j.id, j.name)
+        finally:
+            ledger.close()
+        clean_staging(self.out)
+        self._pool = self._new_pool()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="vidaffect-dispatcher")
+        self._thread.start()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=pool_context(),
+                                   initializer=init_worker, initargs=(self.config,))
+
+    def stop(self) -> None:
+        """Stop taking jobs; let running videos finish (queued ones stay queued for the next start)."""
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _loop(self) -> None:
+        ledger = Ledger(self.out)
+        last_recover = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                if time.monotonic() - last_recover > 10:  # a worker process that died leaves its row running
+                    ledger.recover()
+                    last_recover = time.monotonic()
+                self.inflight = {i: f for i, f in self.inflight.items() if not f.done()}
+                free = self.workers - len(self.inflight)
+                if free > 0:
+                    for job in ledger.jobs("queued", source="service"):
+                        if free <= 0:
+                            break
+                        if job.id in self.inflight:
+                            continue
+                        assert self._pool is not None
+                        try:
+                            self.inflight[job.id] = self._pool.submit(run_job, job.id)
+                        except BrokenProcessPool:
+                            log.error("a worker process died; starting a new pool")
+                            self._pool = self._new_pool()
+                            self.inflight.clear()
+                            break
+                        free -= 1
+                self.wake.wait(self.poll_s)
+                self.wake.clear()
+        except Exception:  # keep the service answering; the log says why jobs stopped
+            log.exception("dispatcher stopped")
+        finally:
+            ledger.close()

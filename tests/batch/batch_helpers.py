@@ -1,0 +1,41 @@
+"""Shared helpers of the batch and service tests: the shared videos and distinct-content copies of them."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+VIDEOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "videos"
+SINGLE = VIDEOS / "single_face.mp4"
+NO_FACE = VIDEOS / "no_face.mp4"
+
+needs_videos = pytest.mark.skipif(not SINGLE.is_file() or not NO_FACE.is_file(),
+                                  reason=f"shared test videos not found in {VIDEOS}")
+
+
+def make_variant(src: Path, dst: Path, tag: str) -> Path:
+    """Remux ``src`` into ``dst`` with a container comment ``tag``: same frames, different bytes (content hash)."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+        out.metadata["comment"] = f"vidaffect test variant {tag}"
+        ins = inp.streams.video[0]
+        ost = out.add_stream_from_template(ins)
+        for packet in inp.demux(ins):
+            if packet.dts is None:
+                continue
+            packet.stream = ost
+            out.mux(packet)
+    return dst
+
+
+def corpus(folder: Path, n: int, src: Path = SINGLE, prefix: str = "clip") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    return [make_variant(src, folder / f"{prefix}{i}.mp4", f"{prefix}{i}") for i in range(n)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,160 @@
+"""The report in a real headless Chromium (Debian's ``chromium`` driven by Playwright): it loads without
+console errors, the charts render, clicking a chart or a thumbnail seeks the video, the cursor follows
+playback.  Screenshots go to ``test-artifacts/report/``."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from report_synth import make_results, make_video
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright; "
+                                                               "the browser is the system chromium)")
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "report"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+MARGIN_LEFT, MARGIN_RIGHT = 40, 10  # the plot area of every time chart (report.js: M)
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="chromium not found (apt-get install -y chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    with sync_api.sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1280, "height": 900})
+        yield ctx
+        ctx.close()
+
+
+def open_page(browser, path: Path):
+    """Open ``path`` (file://); return the page and the list its console errors are collected in."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    return page, errors
+
+
+def wait_video_ready(page):
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=20_000)
+
+
+def click_at_time(page, chart, t: float, t_end: float) -> None:
+    """Click ``chart`` (an SVG time chart) where time ``t`` is drawn."""
+    box = chart.bounding_box()
+    x = MARGIN_LEFT + (box["width"] - MARGIN_LEFT - MARGIN_RIGHT) * t / t_end
+    page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
+
+
+def current_time(page) -> float:
+    return page.evaluate("document.getElementById('player').currentTime")
+
+
+def cursor_time(page, chart_selector: str, t_end: float) -> float:
+    """The time under the cursor line of the first chart matching the selector."""
+    x, w = page.evaluate(f"""() => {{ const s = document.querySelector("{chart_selector}");
+        return [parseFloat(s.querySelector('line.cursor').getAttribute('x1')), parseFloat(s.getAttribute('width'))]; }}""")
+    return (x - MARGIN_LEFT) / (w - MARGIN_LEFT - MARGIN_RIGHT) * t_end
+
+
+def assert_rendered(page, selector: str, count: int | None = None) -> None:
+    loc = page.locator(selector)
+    n = loc.count()
+    assert n > 0 if count is None else n == count, (selector, n)
+    for i in range(n):
+        box = loc.nth(i).bounding_box()
+        assert box and box["width"] > 0 and box["height"] > 0, selector
+
+
+@pytest.mark.integration
+def test_real_report_renders_and_seeks(browser, analyzed_dir):
+    page, errors = open_page(browser, analyzed_dir / "single_face.report.html")
+    wait_video_ready(page)
+    t_end = page.evaluate("JSON.parse(document.getElementById('vidaffect-data').textContent).t_end")
+    for sel in ("svg.va-chart", "svg.emotion-chart", "svg.lanes-chart", "svg.circumplex-chart", "#summary-table"):
+        assert_rendered(page, sel)
+    assert_rendered(page, ".thumbs img", 10)
+    assert page.evaluate("[...document.querySelectorAll('.thumbs img')].every(i => i.naturalWidth > 0)")
+    assert page.locator("svg.va-chart path.series-valence").get_attribute("d").count("L") > 50
+    assert page.locator("svg.emotion-chart path[class^=area-]").count() == 7
+
+    click_at_time(page, page.locator("svg.va-chart").first, 1.5, t_end)
+    page.wait_for_function("() => Math.abs(document.getElementById('player').currentTime - 1.5) < 0.05")
+    assert cursor_time(page, "svg.emotion-chart", t_end) == pytest.approx(1.5, abs=0.05)
+    assert "valence" in page.locator(".readout").first.inner_text()
+
+    thumb = page.locator(".thumbs img").nth(3)
+    t_thumb = float(thumb.get_attribute("data-t"))
+    thumb.click()
+    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {t_thumb}) < 0.05")
+
+    # the cursor follows playback
+    page.evaluate("() => { const v = document.getElementById('player'); v.muted = true; v.currentTime = 0.2; }")
+    page.wait_for_function("() => Math.abs(document.getElementById('player').currentTime - 0.2) < 0.05")
+    page.evaluate("document.getElementById('player').play()")
+    page.wait_for_function("() => document.getElementById('player').currentTime > 0.8", timeout=10_000)
+    page.evaluate("document.getElementById('player').pause()")
+    page.wait_for_timeout(200)
+    assert cursor_time(page, "svg.va-chart", t_end) == pytest.approx(current_time(page), abs=0.1)
+
+    # the original/annotated switch keeps the position
+    page.select_option("#source-select", index=1)
+    page.wait_for_function("() => document.getElementById('player').src.endsWith('single_face.annotated.mp4') && "
+                           "document.getElementById('player').readyState >= 1")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "single_face.report.png"), full_page=True)
+    assert errors == []
+    page.close()
+
+
+def test_synthetic_two_face_report_with_proxy(browser, tmp_path):
+    import av
+
+    if "libx264" not in av.codecs_available:
+        pytest.skip("this PyAV build has no libx264 for the proxy")
+    from vidaffect.report import ReportOptions, build_index, build_report
+
+    video = make_video(tmp_path / "clip.avi", n=30, fps=10)
+    res = make_results(video, n=30, faces=2, gap=(10, 15))
+    res.save(tmp_path, ("csv",), plot=False)
+    out = build_report(res, tmp_path / "clip.report.html", options=ReportOptions(video_mode="proxy"),
+                       index_href="index.html")
+    page, errors = open_page(browser, out)
+    wait_video_ready(page)
+    assert page.locator(".card.face").count() == 2
+    assert_rendered(page, "svg.va-chart", 2)
+    assert_rendered(page, "svg.emotion-chart", 2)
+    assert_rendered(page, ".plots img", 2)
+    click_at_time(page, page.locator("svg.emotion-chart").nth(1), 2.2, 3.0)
+    page.wait_for_function("() => Math.abs(document.getElementById('player').currentTime - 2.2) < 0.06")
+    page.wait_for_timeout(100)
+    # face 0 is absent from 1.0 to 1.5 s: its readout says so there
+    page.locator("#summary-table tbody tr").first.click()
+    page.evaluate("window.vidaffectSeek(1.2)")
+    readout = page.locator("#face-0 .readout").inner_text()
+    assert readout == "not on screen"
+    page.screenshot(path=str(_artifact("synthetic.report.png")), full_page=True)
+    assert errors == []
+    page.close()
+
+    index = build_index(tmp_path)
+    page, errors = open_page(browser, index)
+    assert page.locator("#videos tbody tr").count() == 1
+    page.locator("#videos th").nth(1).click()  # sorting does not break anything
+    page.screenshot(path=str(_artifact("index.png")), full_page=True)
+    assert errors == []
+    page.close()
+
+
+def _artifact(name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / name
