@@ -118,10 +118,53 @@ def test_commit_refuses_incomplete_staging(tmp_path):
     assert not (tmp_path / "results" / "k").exists()
 
 
-def test_stability_needs_two_unchanged_checks():
-    t = StabilityTracker()
+def test_stability_needs_two_unchanged_checks_an_interval_apart():
+    t = StabilityTracker(min_age=1.0)
     p = Path("x.mp4")
-    assert not t.check(p, 100, 1)
-    assert not t.check(p, 200, 2)  # still growing
-    assert t.check(p, 200, 2)  # unchanged since the last check
-    assert not t.check(Path("empty.mp4"), 0, 1) and not t.check(Path("empty.mp4"), 0, 1)
+    assert not t.check(p, 100, 1, now=0.0)
+    assert not t.check(p, 200, 2, now=1.0)  # still growing
+    assert not t.check(p, 200, 2, now=1.5)  # unchanged, but not for a whole interval yet
+    assert t.check(p, 200, 2, now=2.0)
+    assert not t.check(Path("empty.mp4"), 0, 1, now=0.0) and not t.check(Path("empty.mp4"), 0, 1, now=5.0)
+
+
+def test_inotify_waker_wakes_on_new_files(tmp_path):
+    import threading
+
+    from vidaffect.batch.watch import make_waker
+
+    pytest.importorskip("inotify_simple", reason="inotify_simple not installed (polling fallback only)")
+    waker = make_waker(tmp_path, threading.Event())
+    try:
+        assert waker.kind == "inotify"
+        threading.Timer(0.2, lambda: (tmp_path / "new.mp4").write_bytes(b"x")).start()
+        t0 = time.monotonic()
+        assert waker.wait(10.0) is False
+        assert time.monotonic() - t0 < 5.0  # woken by the event, not by the 10 s timeout
+    finally:
+        waker.close()
+
+
+def test_auto_device_resolves_per_worker():
+    import torch
+
+    from vidaffect.batch.worker import WorkerConfig
+
+    cfg = WorkerConfig.build("out", AnalyzeOptions(device="auto"))
+    assert cfg.analyze_options().device == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert settings_hash(AnalyzeOptions(device="auto"))[0] != settings_hash(AnalyzeOptions(device="cpu"))[0]
+
+
+def test_watcher_falls_back_to_polling_without_inotify(tmp_path, monkeypatch):
+    import threading
+
+    from vidaffect.batch.watch import make_waker
+
+    monkeypatch.setitem(sys.modules, "inotify_simple", None)  # import fails as if not installed
+    stop = threading.Event()
+    waker = make_waker(tmp_path, stop)
+    assert waker.kind == "polling"
+    t0 = time.monotonic()
+    assert waker.wait(0.3) is False and time.monotonic() - t0 >= 0.25
+    stop.set()
+    assert waker.wait(10.0) is True  # a stop request ends the wait at once

@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from batch_helpers import NO_FACE, SINGLE, corpus, needs_videos
 
@@ -37,6 +36,10 @@ def test_skip_done_and_reprocess_on_changed_settings(tmp_path, capsys):
     assert main(["batch", *args, "--end", "0.6"]) == 0  # same settings: nothing redone
     assert _mtimes(out) == first and lg.counts()["done"] == 2
     assert all(j.attempts == 1 for j in lg.jobs())
+
+    assert main(["batch", *args, "--end", "0.6", "--format", "csv,parquet,json"]) == 0  # a new output format
+    assert all(j.attempts == 2 and "json" in j.output_paths for j in lg.jobs())
+    assert all((out / j.output_paths["json"]).is_file() for j in lg.jobs())
 
     assert main(["batch", *args, "--end", "0.3"]) == 0  # changed settings: reprocessed
     counts = lg.counts()

@@ -93,3 +93,12 @@ def test_gallery_rejects_bad_files(tmp_path):
     bad.write_text(json.dumps({"people": {}}))
     with pytest.raises(VidaffectError, match="not a vidaffect gallery"):
         Gallery.load(bad)
+
+
+def test_isolated_tracks_never_merge():
+    from vidaffect.identity.cluster import isolated
+
+    rng = np.random.default_rng(5)
+    x, _ = _people(rng, n_people=1, per=4, spread=0.02)
+    labels = cluster_embeddings(x, 0.1, cannot_link=isolated(4, [2]))
+    assert len(set(labels)) == 2 and list(labels).count(labels[2]) == 1

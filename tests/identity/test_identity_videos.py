@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vidaffect.identity.cluster import DEFAULT_THRESHOLD
 from vidaffect.identity.embedder import identity_available
 
 VIDEOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "videos"
@@ -105,7 +106,7 @@ def test_enroll_then_analyze_with_gallery_names_people(tmp_path):
     import json
 
     meta = json.loads((out / "multi_face.metadata.json").read_text())
-    assert meta["identity"]["threshold"] == pytest.approx(0.08) and meta["identity"]["gallery"] == str(gallery)
+    assert meta["identity"]["threshold"] == pytest.approx(DEFAULT_THRESHOLD) and meta["identity"]["gallery"] == str(gallery)
 
 
 def test_discover_writes_a_contact_sheet_per_cluster(tmp_path):
@@ -126,3 +127,25 @@ def test_discover_writes_a_contact_sheet_per_cluster(tmp_path):
 
     sheet = Image.open(out / doc["clusters"][0]["contact_sheet"])
     assert sheet.size[0] >= 2 * 96
+    # name the cluster: enroll it from the discovery, then the clip is recognised
+    gallery = tmp_path / "g.json"
+    assert main(["people", "enroll", "Mina", "--discovered", str(out), "--cluster", "0", "--gallery", str(gallery), "-q"]) == 0
+    from vidaffect.identity.gallery import Gallery
+
+    g = Gallery.load(gallery)
+    assert g.names == ["Mina"] and len(g.people["Mina"]) == 2
+    assert main(["people", "enroll", "X", "--discovered", str(out), "--cluster", "7", "--gallery", str(gallery), "-q"]) == 1
+
+
+def test_hog_verification_rejects_a_box_without_a_face(embedder):
+    from vidaffect.faces import FaceDetector
+    from vidaffect.video import open_video
+
+    frame = next(iter(open_video(VIDEOS / "single_face.mp4", start=1.0)))
+    dets = FaceDetector("short", 0.5, 2, landmarks=False, video_mode=False).detect(frame.image)
+    assert len(dets) == 1
+    box = dets.xyxy[0]
+    assert embedder.verify(frame.image, box)
+    w = box[2] - box[0]
+    beside = np.array([0, box[1], min(w, box[0] - 1), box[3]], dtype=np.float32)  # same size, left of the face
+    assert not embedder.verify(frame.image, beside)

@@ -89,7 +89,9 @@ def test_subset_cli_writes_json_keyed_by_utterance(tmp_path):
     assert main(["meld", "subset", "--csv", str(csv), "--dialogues", "16", "2", "2", "--seed", "0", "-o", str(out), "-q"]) == 0
     data = {s: json.loads((out / "small" / f"{s}.json").read_text()) for s in ("train", "dev", "test")}
     assert len({k.split("_")[0] for k in data["train"]}) == 16 and len(data["test"]) == 2 * 3
-    assert set(data["train"]["%s" % next(iter(data["train"]))]) >= {"Utterance", "Speaker", "Emotion", "Dialogue_ID"}
+    first_key, first = next(iter(data["train"].items()))
+    assert first_key == f"{first['Dialogue_ID']}_{first['Utterance_ID']}"
+    assert set(first) >= {"Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "StartTime", "EndTime"}
     assert main(["meld", "subset", "--csv", str(csv), "-o", str(out), "-q"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["large", "medium", "small"]
     assert main(["meld", "subset", "--csv", str(tmp_path / "nope.csv"), "-o", str(out), "-q"]) == 1

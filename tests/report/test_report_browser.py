@@ -48,11 +48,12 @@ def wait_video_ready(page):
     page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=20_000)
 
 
-def click_at_time(page, chart, t: float, t_end: float) -> None:
-    """Click ``chart`` (an SVG time chart) where time ``t`` is drawn."""
+def click_at_time(chart, t: float, t_end: float) -> None:
+    """Click ``chart`` (an SVG time chart) where time ``t`` is drawn (scrolled into view first)."""
+    chart.scroll_into_view_if_needed()
     box = chart.bounding_box()
     x = MARGIN_LEFT + (box["width"] - MARGIN_LEFT - MARGIN_RIGHT) * t / t_end
-    page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
+    chart.click(position={"x": x, "y": box["height"] / 2})
 
 
 def current_time(page) -> float:
@@ -87,7 +88,7 @@ def test_real_report_renders_and_seeks(browser, analyzed_dir):
     assert page.locator("svg.va-chart path.series-valence").get_attribute("d").count("L") > 50
     assert page.locator("svg.emotion-chart path[class^=area-]").count() == 7
 
-    click_at_time(page, page.locator("svg.va-chart").first, 1.5, t_end)
+    click_at_time(page.locator("svg.va-chart").first, 1.5, t_end)
     page.wait_for_function("() => Math.abs(document.getElementById('player').currentTime - 1.5) < 0.05")
     assert cursor_time(page, "svg.emotion-chart", t_end) == pytest.approx(1.5, abs=0.05)
     assert "valence" in page.locator(".readout").first.inner_text()
@@ -107,11 +108,13 @@ def test_real_report_renders_and_seeks(browser, analyzed_dir):
     assert cursor_time(page, "svg.va-chart", t_end) == pytest.approx(current_time(page), abs=0.1)
 
     # the original/annotated switch keeps the position
+    before = current_time(page)
     page.select_option("#source-select", index=1)
     page.wait_for_function("() => document.getElementById('player').src.endsWith('single_face.annotated.mp4') && "
                            "document.getElementById('player').readyState >= 1")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "single_face.report.png"), full_page=True)
+    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {before}) < 0.05")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(_artifact("single_face.report.png")), full_page=True)
     assert errors == []
     page.close()
 
@@ -134,14 +137,16 @@ def test_synthetic_two_face_report_with_proxy(browser, tmp_path):
     assert_rendered(page, "svg.va-chart", 2)
     assert_rendered(page, "svg.emotion-chart", 2)
     assert_rendered(page, ".plots img", 2)
-    click_at_time(page, page.locator("svg.emotion-chart").nth(1), 2.2, 3.0)
+    click_at_time(page.locator("svg.emotion-chart").nth(1), 2.2, 3.0)
     page.wait_for_function("() => Math.abs(document.getElementById('player').currentTime - 2.2) < 0.06")
     page.wait_for_timeout(100)
     # face 0 is absent from 1.0 to 1.5 s: its readout says so there
-    page.locator("#summary-table tbody tr").first.click()
+    page.locator("#summary-table tbody tr").first.click()  # face 0, first seen at 0 s
+    page.wait_for_function("() => document.getElementById('player').currentTime < 0.05")
     page.evaluate("window.vidaffectSeek(1.2)")
     readout = page.locator("#face-0 .readout").inner_text()
     assert readout == "not on screen"
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(_artifact("synthetic.report.png")), full_page=True)
     assert errors == []
     page.close()
@@ -158,3 +163,31 @@ def test_synthetic_two_face_report_with_proxy(browser, tmp_path):
 def _artifact(name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS / name
+
+
+def test_ten_minute_report_renders_downsampled(browser, tmp_path):
+    from report_synth import long_results
+
+    from vidaffect.report import ReportOptions, build_report
+
+    out = build_report(long_results(minutes=10, fps=30, faces=2), tmp_path / "long.report.html",
+                       options=ReportOptions(video_mode="none", static_plots=False))
+    page, errors = open_page(browser, out)
+    assert_rendered(page, "svg.va-chart", 2)
+    points = page.evaluate("[...document.querySelectorAll('svg.va-chart path.series-valence')]"
+                           ".map(p => (p.getAttribute('d').match(/[ML]/g) || []).length)")
+    assert len(points) == 2 and all(200 < n <= 800 for n in points)
+    page.evaluate("window.vidaffectSeek(300)")  # no video: the cursor still moves
+    assert page.locator("#now-time").inner_text() == "5:00.00"
+    assert errors == []
+    page.close()
+
+
+def test_report_without_faces_loads_cleanly(browser, tmp_path):
+    from vidaffect.report import ReportOptions, build_report
+
+    res = make_results(tmp_path / "v.mp4", n=20, gap=(0, 20))
+    page, errors = open_page(browser, build_report(res, tmp_path / "r.html", options=ReportOptions(video_mode="none")))
+    assert page.locator(".card.face").count() == 0 and "No face was found" in page.locator("#faces").inner_text()
+    assert errors == []
+    page.close()

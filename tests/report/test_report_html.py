@@ -4,7 +4,6 @@ import io
 import json
 import re
 import time
-from pathlib import Path
 from urllib.parse import unquote
 
 import av
@@ -150,3 +149,11 @@ def test_index_lists_every_result_with_links(clip, tmp_path):
     assert re.search(r"<td class='num'>2</td>", b_row)     # two face tracks
     for href in re.findall(r"href='([^']+)'", html):
         assert (out / unquote(href)).exists(), href
+
+
+def test_video_without_faces(tmp_path):
+    res = make_results(tmp_path / "v.mp4", n=20, gap=(0, 20))  # face 0 absent throughout
+    html = build_report(res, tmp_path / "r.html", options=ReportOptions(video_mode="none")).read_text()
+    data = page_data(html)
+    assert data["faces"] == [] and data["face_tracks"] == 0
+    assert "No face was found." in html and "<h2>Plots</h2>" not in html

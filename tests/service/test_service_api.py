@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess
@@ -69,10 +68,12 @@ def env(tmp_path_factory):
     server.kill()
 
 
-def _wait_done(client, job_ids, timeout: float = 120) -> list[dict]:
+def _wait_done(client, job_ids, timeout: float = 120, max_running: list | None = None) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         jobs = [client.get(f"/jobs/{i}").json() for i in job_ids]
+        if max_running is not None:
+            max_running.append(len(client.get("/jobs", params={"state": "running"}).json()))
         if all(j["state"] in ("done", "failed") for j in jobs):
             return jobs
         time.sleep(0.3)
@@ -151,8 +152,10 @@ def test_concurrent_burst_of_uploads_all_complete(env):
         assert [r.status_code for r in responses] == [202] * 6
         ids = [r.json()["id"] for r in responses]
         assert len(set(ids)) == 6
-        jobs = _wait_done(c, ids)
+        running: list[int] = []
+        jobs = _wait_done(c, ids, max_running=running)
         assert all(j["state"] == "done" for j in jobs), jobs
+        assert 1 <= max(running) <= 2  # the pool is bounded by --workers
         assert sorted(j["name"] for j in jobs) == sorted(p.name for p in variants)
         for jid in ids:
             df = pd.read_csv(io.StringIO(c.get(f"/jobs/{jid}/results").text))

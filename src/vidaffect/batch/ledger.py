@@ -288,6 +288,12 @@ class Ledger:
         self.db.execute("UPDATE jobs SET state = 'queued', owner_pid = NULL, owner_host = NULL, progress = 0, "
                         "attempts = MAX(attempts - 1, 0) WHERE id = ? AND state = 'running'", (job_id,))
 
+    def reopen(self, job_id: int) -> bool:
+        """Requeue a done job (e.g. its outputs lack a format asked for now); False if it is not done."""
+        cur = self.db.execute("UPDATE jobs SET state = 'queued', progress = 0, queued_at = ? "
+                              "WHERE id = ? AND state = 'done'", (time.time(), job_id))
+        return cur.rowcount == 1
+
     def retry_failed(self) -> int:
         """Requeue every failed job; return how many."""
         cur = self.db.execute("UPDATE jobs SET state = 'queued', error = NULL, progress = 0, queued_at = ? "

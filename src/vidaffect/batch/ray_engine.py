@@ -5,8 +5,8 @@ processes of one machine on a local disk; over NFS or between nodes it can
 corrupt the database.  So only the driver touches the ledger:
 
 1. the driver enqueues and claims the jobs (owner = driver pid/host, with heartbeats);
-2. each actor (models loaded once per actor; ``num_gpus=1`` when the analysis
-   device is CUDA and the cluster has GPUs) analyses a video and writes its
+2. each actor (models loaded once per actor; ``num_gpus=1`` when the cluster
+   has GPUs and the device is ``cuda`` or ``auto``) analyses a video and writes its
    per-task result files under the shared storage URL (any fsspec URL:
    ``file:///nfs/corpus``, ``s3://bucket/prefix``, ``gs://...``; default
    ``OUT_DIR/.ray-staging``), the ``_SUCCESS.json`` manifest last;
@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from vidaffect.batch.ledger import Ledger
+from vidaffect.batch.ledger import HOST, Ledger
 from vidaffect.batch.outputs import MANIFEST, clean_staging, commit_staged, new_staging_dir, stage_results
 from vidaffect.batch.runner import BatchReport, _bar, prepare_jobs
 from vidaffect.batch.worker import WorkerConfig, analyze_video
@@ -121,7 +121,7 @@ class _DriverHeartbeat:
         try:
             while not self._stop.wait(self.every):
                 ledger.db.execute("UPDATE jobs SET heartbeat = ? WHERE state = 'running' AND owner_pid = ? "
-                                  "AND owner_host IS ?", (time.time(), os.getpid(), __import__("socket").gethostname()))
+                                  "AND owner_host IS ?", (time.time(), os.getpid(), HOST))
         finally:
             ledger.close()
 
@@ -141,17 +141,22 @@ def run_ray(videos: list[Path], out: str | os.PathLike, options, formats=("csv",
     ledger = Ledger(out)
     clean_staging(out)
     jobs = prepare_jobs(ledger, [Path(v).resolve() for v in videos], options, requeue_failed=requeue_failed,
-                        report=report)
-    claimed = [j for j in (ledger.claim(j.id) for j in jobs) if j is not None]
+                        report=report, outputs=set(formats) | ({"plot"} if plot else set()))
     started_here = False
-    if claimed and not ray.is_initialized():
+    if jobs and not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address:
             kwargs["address"] = address
         else:
             kwargs["num_cpus"] = max(workers, 1)
-        ray.init(**kwargs)
+        try:
+            ray.init(**kwargs)
+        except Exception as exc:
+            ledger.close()
+            raise VidaffectError(f"cannot {'connect to Ray at ' + address if address else 'start Ray'} "
+                                 f"({type(exc).__name__}: {exc})") from None
         started_here = True
+    claimed = [j for j in (ledger.claim(j.id) for j in jobs) if j is not None]
     beat = _DriverHeartbeat(out)
     config = WorkerConfig.build(out, options, formats, plot, threads)
     t0 = time.perf_counter()
@@ -160,7 +165,7 @@ def run_ray(videos: list[Path], out: str | os.PathLike, options, formats=("csv",
     try:
         if claimed:
             gpus = ray.cluster_resources().get("GPU", 0)
-            use_gpu = options.device.startswith("cuda") and gpus > 0
+            use_gpu = (options.device.startswith("cuda") or options.device == "auto") and gpus > 0
             if options.device.startswith("cuda") and not gpus:
                 raise VidaffectError(f"--device {options.device}: the Ray cluster has no GPUs")
             actor_cls = ray.remote(num_cpus=1, num_gpus=1 if use_gpu else 0)(VideoActor)

@@ -38,8 +38,11 @@ class BatchReport:
 
 
 def prepare_jobs(ledger: Ledger, videos: list[Path], options, source: str = "batch", requeue_failed: bool = False,
-                 report: BatchReport | None = None) -> list[Job]:
-    """Recover jobs of dead runs, enqueue ``videos``; return the jobs to run (done/duplicate ones are skipped)."""
+                 report: BatchReport | None = None, outputs: set[str] | None = None) -> list[Job]:
+    """Recover jobs of dead runs, enqueue ``videos``; return the jobs to run (done/duplicate ones are skipped).
+
+    A done job whose outputs lack one of ``outputs`` (output kinds: csv, parquet, json, plot) runs again.
+    """
     recovered = ledger.recover()
     for j in recovered:
         log.info("%s: requeued (its run died while it was running)", j.path)
@@ -47,6 +50,7 @@ def prepare_jobs(ledger: Ledger, videos: list[Path], options, source: str = "bat
     ledger.remember_settings(shash, described)
     todo: dict[int, Job] = {}
     for video in videos:
+        video = Path(video).absolute()  # the ledger outlives the working directory
         try:
             chash, size = content_hash(video), video.stat().st_size
         except OSError as exc:
@@ -54,6 +58,8 @@ def prepare_jobs(ledger: Ledger, videos: list[Path], options, source: str = "bat
                 report.failed.append((str(video), f"cannot read ({exc.strerror or exc})"))
             continue
         job, what = ledger.enqueue(video, chash, shash, size, source=source, requeue_failed=requeue_failed)
+        if what == "done" and outputs and not outputs <= set(job.output_paths) and ledger.reopen(job.id):
+            what = "requeued"  # done before, but without an output asked for now
         if job.id in todo:
             if report is not None:
                 report.skipped.append((str(video), f"same content as {todo[job.id].path}"))
@@ -69,7 +75,7 @@ def prepare_jobs(ledger: Ledger, videos: list[Path], options, source: str = "bat
 def _bar(total: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="video", desc="videos", dynamic_ncols=True, disable=not enabled)
+    return tqdm(total=total, unit="video", desc="videos", dynamic_ncols=True, disable=not enabled or total == 0)
 
 
 def run_local(videos: list[Path], out: str | os.PathLike, options, formats=("csv", "parquet"), plot: bool = True,
@@ -80,7 +86,8 @@ def run_local(videos: list[Path], out: str | os.PathLike, options, formats=("csv
     ledger = Ledger(out)
     try:
         clean_staging(out)
-        jobs = prepare_jobs(ledger, videos, options, requeue_failed=requeue_failed, report=report)
+        jobs = prepare_jobs(ledger, videos, options, requeue_failed=requeue_failed, report=report,
+                            outputs=set(formats) | ({"plot"} if plot else set()))
     finally:
         ledger.close()
     config = WorkerConfig.build(out, options, formats, plot, threads)
@@ -110,8 +117,9 @@ def run_local(videos: list[Path], out: str | os.PathLike, options, formats=("csv
             finally:
                 close_worker()
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=pool_context(),
-                                     initializer=init_worker, initargs=(config,)) as pool:
+            pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=pool_context(),
+                                       initializer=init_worker, initargs=(config,))
+            try:
                 futures = [pool.submit(run_job, job.id) for job in jobs]
                 for fut in as_completed(futures):
                     try:
@@ -119,10 +127,25 @@ def run_local(videos: list[Path], out: str | os.PathLike, options, formats=("csv
                     except Exception as exc:  # a worker died (out of memory, native crash)
                         raise VidaffectError(f"a batch worker died ({type(exc).__name__}: {exc}); "
                                              f"run the same command again to resume") from None
+            finally:  # on Ctrl-C or a dead worker: drop the videos not started (they stay queued)
+                pool.shutdown(wait=True, cancel_futures=True)
+                _requeue_orphans(out, [j.id for j in jobs])
     finally:
         bar.close()
         report.seconds = time.perf_counter() - t0
     return report
+
+
+def _requeue_orphans(out: Path, job_ids: list[int]) -> None:
+    """After the pool is gone, requeue this run's jobs still marked running (their worker was killed)."""
+    ledger = Ledger(out)
+    try:
+        ids = set(job_ids)
+        for j in ledger.recover():
+            if j.id in ids:
+                log.info("%s: requeued (its worker stopped)", j.path)
+    finally:
+        ledger.close()
 
 
 def print_report(report: BatchReport, out: Path, file=sys.stdout) -> None:

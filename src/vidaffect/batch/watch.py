@@ -1,10 +1,12 @@
 """Watch mode: poll a folder and analyse each new video once it is complete.
 
 A file is picked up only when its size and modification time did not change
-between two consecutive checks (a file still being copied is left alone).
-Polling works on every file system (NFS, SMB, bind mounts) where inotify does
-not; the interval bounds the latency.  Jobs go through the same ledger as
-``vidaffect batch``, so restarting the watcher never redoes finished videos.
+between two checks at least ``interval`` seconds apart (a file still being
+copied is left alone).  With the optional ``inotify_simple`` package on Linux
+the watcher wakes on file events (new files are seen at once); without it, or
+when inotify fails (some network file systems), it polls every ``interval``
+seconds.  Jobs go through the same ledger as ``vidaffect batch``, so
+restarting the watcher never redoes finished videos.
 """
 from __future__ import annotations
 
@@ -28,22 +30,23 @@ IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download")
 class _Seen:
     size: int
     mtime_ns: int
-    stable_checks: int = 0
+    since: float
 
 
 class StabilityTracker:
-    """Reports a file as ready once size and mtime were unchanged over two consecutive checks."""
+    """Reports a file as ready once size and mtime were unchanged over two checks ``min_age`` seconds apart."""
 
-    def __init__(self) -> None:
+    def __init__(self, min_age: float = 0.0) -> None:
+        self.min_age = min_age
         self.seen: dict[Path, _Seen] = {}
 
-    def check(self, path: Path, size: int, mtime_ns: int) -> bool:
+    def check(self, path: Path, size: int, mtime_ns: int, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
         prev = self.seen.get(path)
         if prev is None or (prev.size, prev.mtime_ns) != (size, mtime_ns) or size == 0:
-            self.seen[path] = _Seen(size, mtime_ns)
+            self.seen[path] = _Seen(size, mtime_ns, now)
             return False
-        prev.stable_checks += 1
-        return prev.stable_checks >= 1
+        return now - prev.since >= self.min_age
 
     def forget(self, path: Path) -> None:
         self.seen.pop(path, None)
@@ -59,7 +62,7 @@ class Watcher:
         self.exts = {"." + e.strip().lower().lstrip(".") for e in exts.split(",") if e.strip()}
         self.options = options
         self.config = WorkerConfig.build(self.out, options, formats, plot, threads)
-        self.tracker = StabilityTracker()
+        self.tracker = StabilityTracker(min_age=interval)
         self.handled: dict[Path, tuple[int, int]] = {}
         self.stop_event = threading.Event()
         self.current_job: int | None = None
@@ -136,9 +139,10 @@ class Watcher:
         shash, described = settings_hash(self.options)
         ledger.remember_settings(shash, described)
         init_worker(self.config)
+        waker = make_waker(self.directory, self.stop_event)
         n = polls = 0
-        log.info("watching %s every %.1f s for %s; results in %s", self.directory, self.interval,
-                 ",".join(sorted(self.exts)), self.out)
+        log.info("watching %s (%s, interval %.1f s) for %s; results in %s", self.directory, waker.kind,
+                 self.interval, ",".join(sorted(self.exts)), self.out)
         try:
             while not self.stop_event.is_set():
                 for path in self.ready_files():
@@ -148,11 +152,78 @@ class Watcher:
                 polls += 1
                 if max_polls is not None and polls >= max_polls:
                     break
-                self.stop_event.wait(self.interval)
+                # wake early on file events, but re-check files that are settling after at most an interval
+                settling = any(p not in self.handled for p in self.tracker.seen)
+                waker.wait(self.interval / 2 if settling else self.interval)
         except KeyboardInterrupt:
             log.info("stopped (interrupted)")
         finally:
+            waker.close()
             close_worker()
             ledger.close()
         log.info("stopped after %d video(s)", n)
         return n
+
+
+class PollWaker:
+    """Sleep for the interval (or until stopped)."""
+
+    kind = "polling"
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+
+    def wait(self, timeout: float) -> bool:
+        return self.stop.wait(timeout)
+
+    def close(self) -> None:
+        pass
+
+
+class InotifyWaker(PollWaker):
+    """Sleep until a file event in the watched tree, the timeout, or a stop (Linux, ``inotify_simple``)."""
+
+    kind = "inotify"
+
+    def __init__(self, directory: Path, stop: threading.Event) -> None:
+        from inotify_simple import INotify, flags
+
+        super().__init__(stop)
+        self.flags = flags
+        self.mask = flags.CREATE | flags.CLOSE_WRITE | flags.MOVED_TO | flags.MODIFY | flags.DELETE_SELF
+        self.ino = INotify()
+        self.dirs: dict[int, Path] = {}
+        for d in [directory, *(p for p in directory.rglob("*") if p.is_dir())]:
+            self._add(d)
+
+    def _add(self, d: Path) -> None:
+        try:
+            self.dirs[self.ino.add_watch(str(d), self.mask)] = d
+        except OSError as exc:
+            log.warning("%s: cannot watch with inotify (%s); polling covers it", d, exc)
+
+    def wait(self, timeout: float) -> bool:
+        start = time.monotonic()
+        deadline, min_gap, woke = start + timeout, min(0.2, timeout), False
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= deadline or (woke and now - start >= min_gap):  # at most one rescan per min_gap
+                return False
+            events = self.ino.read(timeout=int(1000 * min(deadline - now, 0.25)))
+            for ev in events:
+                if ev.mask & self.flags.ISDIR and ev.mask & self.flags.CREATE and ev.wd in self.dirs:
+                    self._add(self.dirs[ev.wd] / ev.name)
+            woke = woke or bool(events)
+        return True
+
+    def close(self) -> None:
+        self.ino.close()
+
+
+def make_waker(directory: Path, stop: threading.Event) -> PollWaker:
+    """inotify where available, polling otherwise."""
+    try:
+        return InotifyWaker(directory, stop)
+    except (ImportError, OSError) as exc:
+        log.info("inotify not available (%s); polling", exc)
+        return PollWaker(stop)

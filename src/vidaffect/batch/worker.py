@@ -13,7 +13,6 @@ import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from vidaffect.batch.ledger import Ledger
@@ -43,9 +42,15 @@ class WorkerConfig:
         return cls(str(out), d, tuple(formats), plot, threads)
 
     def analyze_options(self):
+        """The options for this worker; ``device="auto"`` becomes ``cuda`` where torch sees a GPU, else ``cpu``."""
         from vidaffect.pipeline.analyzer import AnalyzeOptions
 
-        return AnalyzeOptions(**self.options)
+        opts = AnalyzeOptions(**self.options)
+        if opts.device == "auto":
+            import torch
+
+            opts.device = "cuda" if torch.cuda.is_available() else "cpu"
+        return opts
 
 
 def pool_context():

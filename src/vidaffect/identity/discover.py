@@ -26,6 +26,7 @@ class Discovery:
     tracks: list[TrackEmbedding]
     labels: np.ndarray
     cost: EmbedCost
+    unverified: int = 0  # tracks left out: dlib's HOG detector never confirmed their face
 
     @property
     def n_clusters(self) -> int:
@@ -37,21 +38,25 @@ class Discovery:
 
 def discover(videos: list[str | os.PathLike], embedder: FaceEmbedder, threshold: float = DEFAULT_THRESHOLD,
              fps: float | None = 5.0, min_frames: int = 3, progress: bool = False) -> Discovery:
-    """Track and embed the faces of every video, then cluster all tracks (tracks sharing a frame stay apart)."""
+    """Track and embed the faces of every video, then cluster all tracks (tracks sharing a frame stay apart;
+    tracks whose face dlib's HOG detector never confirmed are left out)."""
     from tqdm import tqdm
 
     cost = EmbedCost()
     tracks: list[TrackEmbedding] = []
+    unverified = 0
     for v in tqdm(videos, desc="videos", unit="video", disable=not progress):
         table = track_table(v, fps=fps)
         sizes = table.groupby("face_id").size()
         table = table[table["face_id"].isin(sizes[sizes >= min_frames].index)]
-        tracks += embed_tracks(v, table, embedder, cost=cost)
+        found = embed_tracks(v, table, embedder, cost=cost)
+        tracks += [t for t in found if t.verified]
+        unverified += sum(not t.verified for t in found)
     emb = np.stack([t.embedding for t in tracks]) if tracks else np.zeros((0, 128), np.float32)
     # frame sets are per video: key them by (video, frame) so only same-video tracks can conflict
     keyed = [{(t.video, f) for f in t.times} for t in tracks]
     labels = cluster_embeddings(emb, threshold, co_occurring(keyed))
-    return Discovery(tracks, labels, cost)
+    return Discovery(tracks, labels, cost, unverified)
 
 
 def contact_sheet(tracks: list[TrackEmbedding], title: str, columns: int = 6, max_faces: int = 36) -> bytes:
@@ -95,6 +100,22 @@ def write_discovery(d: Discovery, out_dir: str | Path, threshold: float) -> dict
                      labels=d.labels, videos=np.array([t.video for t in d.tracks]),
                      face_ids=np.array([t.face_id for t in d.tracks], dtype=np.int64))
     paths["tracks"] = out / "tracks.npz"
-    doc = {"threshold": threshold, "distance": "cosine", "cost": d.cost.as_dict(), "clusters": clusters}
+    doc = {"threshold": threshold, "distance": "cosine", "linkage": "average", "unverified_tracks_left_out": d.unverified,
+           "cost": d.cost.as_dict(), "clusters": clusters}
     paths["clusters"] = atomic_write_text(out / "clusters.json", json.dumps(doc, indent=1))
     return paths
+
+
+def cluster_embeddings_from_discovery(out_dir: str | Path, clusters: list[int]) -> list[np.ndarray]:
+    """Track descriptors of the given clusters of a ``discover`` output folder (to enroll them under a name)."""
+    from vidaffect.errors import VidaffectError
+
+    path = Path(out_dir) / "tracks.npz"
+    if not path.is_file():
+        raise VidaffectError(f"{path}: not found (run 'vidaffect people discover' first)")
+    with np.load(path, allow_pickle=False) as z:
+        emb, labels = z["embeddings"], z["labels"]
+    missing = sorted(set(clusters) - set(int(x) for x in labels))
+    if missing:
+        raise VidaffectError(f"{path}: no cluster(s) {missing}; it has 0..{int(labels.max()) if len(labels) else -1}")
+    return [e for e, lab in zip(emb, labels) if int(lab) in set(clusters)]

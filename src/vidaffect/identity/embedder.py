@@ -65,6 +65,20 @@ class FaceEmbedder:
         self._shape = dlib.shape_predictor(str(folder / SHAPE_MODEL))
         self._net = dlib.face_recognition_model_v1(str(folder / RECOGNITION_MODEL))
         self.jitter = int(jitter)
+        self._hog = None
+
+    def verify(self, image: np.ndarray, box: np.ndarray) -> bool:
+        """Whether dlib's HOG frontal-face detector also finds a face centred inside ``box`` (rejects false
+        detections such as printed patterns, and faces too blurred or turned for a reliable descriptor)."""
+        if self._hog is None:
+            self._hog = self._dlib.get_frontal_face_detector()
+        x1, y1, x2, y2 = (float(v) for v in box)
+        upsample = 0 if min(x2 - x1, y2 - y1) >= 100 else 1
+        for r in self._hog(np.ascontiguousarray(image), upsample):
+            cx, cy = (r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2
+            if x1 <= cx <= x2 and y1 <= cy <= y2:
+                return True
+        return False
 
     def shape(self, image: np.ndarray, box: np.ndarray) -> FaceShape:
         """5-point landmarks of the face in ``box`` (x1, y1, x2, y2) of the RGB ``image``."""

@@ -36,7 +36,7 @@ def embeddings_from_video(path: str | Path, embedder: FaceEmbedder, fps: float |
                           threshold: float = DEFAULT_THRESHOLD, progress: bool = False) -> list[np.ndarray]:
     """Track descriptors of the person seen the longest in a video (other people in it are ignored)."""
     table = track_table(path, fps=fps, progress=progress)
-    tracks = embed_tracks(path, table, embedder)
+    tracks = [t for t in embed_tracks(path, table, embedder) if t.verified]
     if not tracks:
         raise VidaffectError(f"{path}: no face found in the video")
     labels = cluster_embeddings(np.stack([t.embedding for t in tracks]), threshold,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from vidaffect.identity.cluster import DEFAULT_THRESHOLD, cluster_embeddings, co_occurring
+from vidaffect.identity.cluster import DEFAULT_THRESHOLD, cluster_embeddings, co_occurring, isolated
 from vidaffect.identity.embedder import FaceEmbedder
 from vidaffect.identity.gallery import UNKNOWN, Gallery
 from vidaffect.identity.tracks import EmbedCost, TrackEmbedding, embed_tracks
@@ -35,7 +35,8 @@ def assign_persons(video: str | os.PathLike, frames: pd.DataFrame, embedder: Fac
     cost = EmbedCost()
     tracks = embed_tracks(video, frames, embedder, candidates=candidates, per_track=per_track, cost=cost)
     emb = np.stack([t.embedding for t in tracks]) if tracks else np.zeros((0, 128), np.float32)
-    labels = cluster_embeddings(emb, threshold, co_occurring([t.times for t in tracks]))
+    unverified = [i for i, t in enumerate(tracks) if not t.verified]
+    labels = cluster_embeddings(emb, threshold, co_occurring([t.times for t in tracks]) + isolated(len(tracks), unverified))
     res = PersonAssignment({t.face_id: int(lab) for t, lab in zip(tracks, labels)}, tracks=tracks, cost=cost)
     if gallery is not None and len(tracks):
         # name each person from the mean descriptor of its tracks
@@ -44,6 +45,8 @@ def assign_persons(video: str | os.PathLike, frames: pd.DataFrame, embedder: Fac
             members = [t for t, lab in zip(tracks, labels) if lab == p]
             mean = np.mean([t.embedding for t in members], axis=0)
             name, dist = gallery.match(mean[None], gthr)[0]
+            if not any(t.verified for t in members):
+                name = UNKNOWN  # no confirmed face: its descriptor is not trusted
             for t in members:
                 res.track_name[t.face_id] = name
                 res.track_distance[t.face_id] = dist

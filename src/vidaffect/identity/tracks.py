@@ -36,6 +36,7 @@ class TrackEmbedding:
     embedding: np.ndarray  # (128,) unit length
     n_embedded: int
     thumbnail: np.ndarray  # (96, 96, 3) uint8, the best crop
+    verified: bool = True  # dlib's HOG detector confirmed a face in at least one candidate crop
     side: float = 0.0  # face box side (pixels) of the best embedded crop
     frontal: float = 0.0  # frontalness of the best embedded crop (0 profile .. 1 frontal)
     times: set = field(default_factory=set, repr=False)  # frame indices where the track is present
@@ -119,8 +120,12 @@ def collect_crops(video: str | os.PathLike, rows: pd.DataFrame, cost: EmbedCost 
 
 
 def embed_tracks(video: str | os.PathLike, faces: pd.DataFrame, embedder: FaceEmbedder, candidates: int = 8,
-                 per_track: int = 3, cost: EmbedCost | None = None) -> list[TrackEmbedding]:
-    """One :class:`TrackEmbedding` per ``face_id`` of ``faces`` (rows of a results/track table of ``video``)."""
+                 per_track: int = 3, cost: EmbedCost | None = None, verify: bool = True) -> list[TrackEmbedding]:
+    """One :class:`TrackEmbedding` per ``face_id`` of ``faces`` (rows of a results/track table of ``video``).
+
+    With ``verify``, each candidate crop is checked with dlib's HOG face detector; confirmed crops are
+    embedded first and a track with none is marked ``verified=False``.
+    """
     cost = cost if cost is not None else EmbedCost()
     faces = faces[faces["face_id"] >= 0]
     rows = candidate_rows(faces, candidates)
@@ -134,13 +139,15 @@ def embed_tracks(video: str | os.PathLike, faces: pd.DataFrame, embedder: FaceEm
         x1, y1, x2, y2 = box.astype(int)
         face = crop[max(y1, 0):max(y2, y1 + 1), max(x1, 0):max(x2, x1 + 1)]
         by_track.setdefault(int(rows["face_id"].iloc[i]), []).append(
-            (crop, box, shape, sharpness(face), frontalness(shape.points), float(rows["_side"].iloc[i])))
+            (crop, box, shape, sharpness(face), frontalness(shape.points), float(rows["_side"].iloc[i]),
+             embedder.verify(crop, box) if verify else True))
     cost.quality_s += time.perf_counter() - t0
     cost.candidates += len(crops)
     result = []
     for fid, items in sorted(by_track.items()):
+        verified = np.array([it[6] for it in items], dtype=float)
         q = quality_scores(np.array([it[3] for it in items]), np.array([it[4] for it in items]),
-                           np.array([it[5] for it in items]))
+                           np.array([it[5] for it in items])) + 3.0 * verified  # confirmed faces first
         best = np.argsort(-q)[:per_track]
         t1 = time.perf_counter()
         embs = np.stack([embedder.embed(items[j][0], items[j][2]) for j in best])
@@ -153,7 +160,8 @@ def embed_tracks(video: str | os.PathLike, faces: pd.DataFrame, embedder: FaceEm
             frames=int(len(g)), embedding=(mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32),
             n_embedded=len(best), thumbnail=_thumbnail(items[best[0]][0], items[best[0]][1]),
             times=set(int(f) for f in g["frame"]),
-            side=float(max(items[j][5] for j in best)), frontal=float(max(items[j][4] for j in best)),
+            verified=bool(verified.any()), side=float(max(items[j][5] for j in best)),
+            frontal=float(max(items[j][4] for j in best)),
         ))
     cost.tracks += len(result)
     return result

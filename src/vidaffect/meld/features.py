@@ -1,8 +1,9 @@
-"""Per-utterance features of a MELD table: text (VADER), audio (eGeMAPS), face (speaker's emotions).
+"""Per-utterance features of a MELD table: text (VADER), audio (eGeMAPS), face (speaker's emotions),
+optionally textemb (all-MiniLM-L6-v2 sentence embedding).
 
 One row per utterance keyed ``"{dialogue}_{utterance}"`` with the labels
 (``Emotion``, ``Sentiment``), the speaker-face choice and the feature columns
-``text_*``, ``audio_*``, ``face_*``.  Utterances whose clip is missing keep
+``text_*``, ``audio_*``, ``face_*``, ``textemb_*``.  Utterances whose clip is missing keep
 their text features and get NaN audio/face features.
 """
 from __future__ import annotations
@@ -19,7 +20,8 @@ from vidaffect.errors import VidaffectError
 from vidaffect.meld.data import normalize_meld_table, read_meld_csv
 
 log = logging.getLogger(__name__)
-MODALITIES = ("text", "audio", "face")
+MODALITIES = ("text", "audio", "face", "textemb")
+DEFAULT_MODALITIES = ("text", "audio", "face")
 
 
 def read_meld_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -38,7 +40,7 @@ def read_meld_table(path: str | os.PathLike) -> pd.DataFrame:
     return normalize_meld_table(pd.DataFrame(list(data.values())), path)
 
 
-def utterance_features(table: pd.DataFrame, modalities: tuple[str, ...] = MODALITIES, analyzer=None,
+def utterance_features(table: pd.DataFrame, modalities: tuple[str, ...] = DEFAULT_MODALITIES, analyzer=None,
                        gallery=None, embedder=None, progress: bool = False) -> pd.DataFrame:
     """Features of every utterance of ``table`` (from :func:`~vidaffect.meld.data.attach_clips` when audio/face)."""
     from tqdm import tqdm
@@ -76,9 +78,40 @@ def utterance_features(table: pd.DataFrame, modalities: tuple[str, ...] = MODALI
             if sf.face_id is not None:
                 row.update(sf.features(classes))
         rows.append(row)
-    return pd.DataFrame(rows).set_index("key")
+    out = pd.DataFrame(rows).set_index("key")
+    if "textemb" in modalities:
+        from vidaffect.meld.text import sentence_embeddings
+
+        emb = sentence_embeddings(table["Utterance"].tolist())
+        cols = pd.DataFrame(emb, index=out.index, columns=[f"textemb_{i}" for i in range(emb.shape[1])])
+        out = pd.concat([out, cols], axis=1)
+    return out
 
 
 def modality_columns(features: pd.DataFrame, modality: str) -> list[str]:
     """The feature columns of one modality (prefix ``<modality>_``)."""
     return [c for c in features.columns if c.startswith(f"{modality}_") and np.issubdtype(features[c].dtype, np.number)]
+
+
+def utterance_timeline(clip: str | os.PathLike, frames: pd.DataFrame, face_id: int, classes: list[str], text: str,
+                       step_s: float = 0.1, word_times: list[tuple[float, float]] | None = None):
+    """The speaker's per-frame emotions, the clip's audio and the text's tokens on one ``step_s`` grid.
+
+    Streams: ``face`` (class probabilities of track ``face_id``), ``audio`` (RMS of the
+    16 kHz samples), ``text`` (VADER valence per token, spread over the clip unless
+    ``word_times`` are given).  Returns :class:`~vidaffect.meld.align.Aligned`.
+    """
+    from vidaffect.meld.align import align_streams, audio_stream, text_stream, video_stream
+    from vidaffect.meld.audio import SAMPLE_RATE, read_audio
+    from vidaffect.meld.text import token_valences
+    from vidaffect.video import open_video
+
+    duration = open_video(clip).info.duration_s
+    track = frames[frames["face_id"] == face_id]
+    tokens = text.split()
+    streams = {
+        "face": video_stream(track["time_s"].to_numpy(), track[list(classes)].to_numpy()),
+        "audio": audio_stream(read_audio(clip), SAMPLE_RATE),
+        "text": text_stream(tokens, 0.0, duration, np.array(token_valences(tokens)).reshape(-1, 1), word_times),
+    }
+    return align_streams(streams, step_s=step_s, start_s=0.0, end_s=duration)

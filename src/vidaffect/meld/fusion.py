@@ -12,7 +12,7 @@ import pandas as pd
 
 from vidaffect.errors import VidaffectError
 from vidaffect.meld.data import EMOTIONS
-from vidaffect.meld.features import MODALITIES, modality_columns
+from vidaffect.meld.features import DEFAULT_MODALITIES, modality_columns
 
 
 def _model(seed: int):
@@ -47,7 +47,7 @@ class FusionResult:
     predictions: pd.DataFrame  # per test utterance: true label, prediction per modality and fused
 
 
-def late_fusion(train: pd.DataFrame, test: pd.DataFrame, modalities: tuple[str, ...] = MODALITIES,
+def late_fusion(train: pd.DataFrame, test: pd.DataFrame, modalities: tuple[str, ...] = DEFAULT_MODALITIES,
                 label: str = "Emotion", seed: int = 0) -> FusionResult:
     """Fit one classifier per modality on ``train``, score each and their probability average on ``test``."""
     y_train = train[label].astype(str).to_numpy()
@@ -79,7 +79,7 @@ def late_fusion(train: pd.DataFrame, test: pd.DataFrame, modalities: tuple[str, 
 
 
 def format_report(report: dict) -> str:
-    """A short text table: weighted F1, macro F1, accuracy per modality, then per-class F1 and fused confusion."""
+    """Text tables: weighted F1, macro F1, accuracy per modality, per-class F1, and each confusion matrix."""
     lines = [f"{'modality':<10} {'wF1':>6} {'macroF1':>8} {'acc':>6}  n"]
     for m, r in report.items():
         lines.append(f"{m:<10} {r['weighted_f1']:6.3f} {r['macro_f1']:8.3f} {r['accuracy']:6.3f}  {r['n']}")
@@ -87,8 +87,9 @@ def format_report(report: dict) -> str:
     lines.append("\nper-class F1  " + " ".join(f"{c[:8]:>8}" for c in classes))
     for m, r in report.items():
         lines.append(f"{m:<13} " + " ".join(f"{r['per_class_f1'][c]:8.3f}" for c in classes))
-    lines.append("\nconfusion (fused; rows true, columns predicted)")
-    lines.append(" " * 9 + " ".join(f"{c[:7]:>7}" for c in classes))
-    for c, row in zip(classes, report["fused"]["confusion"]):
-        lines.append(f"{c[:8]:<8} " + " ".join(f"{v:7d}" for v in row))
+    for m, r in report.items():
+        lines.append(f"\nconfusion, {m} (rows true, columns predicted)")
+        lines.append(" " * 9 + " ".join(f"{c[:7]:>7}" for c in classes))
+        for c, row in zip(classes, r["confusion"]):
+            lines.append(f"{c[:8]:<8} " + " ".join(f"{v:7d}" for v in row))
     return "\n".join(lines)

@@ -43,7 +43,9 @@ def plot_face_summary(summary: pd.DataFrame, classes: list[str], path: str | Pat
         ax1.text(0.5, 0.5, "no face found", ha="center", va="center", transform=ax1.transAxes)
     handles, names = ax1.get_legend_handles_labels()
     h2, n2 = ax2.get_legend_handles_labels()
-    fig.legend(handles + h2, names + n2, loc="upper right", ncol=min(len(names) + 2, 10), fontsize=7, frameon=False)
+    if len(s):
+        fig.legend(handles + h2, names + n2, loc="upper right", ncol=min(len(names) + 2, 10), fontsize=7,
+                   frameon=False)
     fig.suptitle(title or "per-face summary", fontsize=10, x=0.02, y=0.99, ha="left", va="top")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))
     return save_figure(fig, path)

@@ -15,6 +15,7 @@ import pandas as pd
 from vidaffect.errors import OutputError
 from vidaffect.report.draw import draw_face
 from vidaffect.report.frames_at import rotate
+from vidaffect.report.people import person_labels
 from vidaffect.report.transcode import even, transcode
 from vidaffect.video import open_video
 
@@ -25,14 +26,14 @@ def _face_lookup(frames: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, 
     hold = int(np.median(np.diff(analysed))) if len(analysed) > 1 else 1
     faces = frames[frames["face_id"] >= 0]
     present = [c for c in classes if c in faces.columns]
-    has_person = "person_id" in faces.columns
+    persons = person_labels(frames)
     by_frame: dict[int, list[tuple]] = {}
     for r in faces.to_dict("records"):
         emotion = r.get("emotion")
         prob = float(r[emotion]) if isinstance(emotion, str) and emotion in present else None
         by_frame.setdefault(int(r["frame"]), []).append((
             (r["x1"], r["y1"], r["x2"], r["y2"]), int(r["face_id"]), emotion, prob,
-            float(r["valence"]), float(r["arousal"]), r.get("person_id") if has_person else None))
+            float(r["valence"]), float(r["arousal"]), persons.get(int(r["face_id"]))))
     return analysed, by_frame, max(hold, 1)
 
 

@@ -58,17 +58,16 @@ def draw_va_gauge(img: np.ndarray, cx: int, cy: int, radius: int, valence: float
         cv2.circle(img, (px, py), max(2, radius // 6), (255, 255, 255), 1, cv2.LINE_AA)
 
 
-def face_label(face_id: int, emotion, prob: float | None, person=None) -> str:
-    """``"face 3  happy 62%"``, prefixed with the person id when known."""
-    who = f"face {face_id}"
-    if person is not None and not (isinstance(person, float) and math.isnan(person)) and str(person) not in ("", "-1"):
-        who = f"{person} ({who})"
+def face_label(face_id: int, emotion, prob: float | None, person: str | None = None) -> str:
+    """``"face 3  happy 62%"``, or ``"alice (face 3)  happy 62%"`` when the person is known."""
+    who = f"{person} (face {face_id})" if person else f"face {face_id}"
     if isinstance(emotion, str) and emotion:
         return f"{who}  {emotion} {prob * 100:.0f}%" if prob is not None and math.isfinite(prob) else f"{who}  {emotion}"
     return who
 
 
-def draw_face(img: np.ndarray, box, face_id: int, emotion, prob, valence: float, arousal: float, person=None) -> None:
+def draw_face(img: np.ndarray, box, face_id: int, emotion, prob, valence: float, arousal: float,
+              person: str | None = None) -> None:
     """Annotate one face in place: box coloured by the dominant emotion, label above, VA gauge at its side."""
     h, w = img.shape[:2]
     x1, y1, x2, y2 = (int(round(v)) for v in box)

@@ -20,13 +20,13 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
 import pandas as pd
 
 from vidaffect.errors import OutputError, VidaffectError
 from vidaffect.labels import CIRCUMPLEX_VA
 from vidaffect.plotting.common import AROUSAL_COLOR, VALENCE_COLOR, face_color, face_rows, frame_step
 from vidaffect.plotting.timeline import EMOTION_COLORS
+from vidaffect.report.people import person_labels
 from vidaffect.report.series import face_series, presence_spans
 from vidaffect.utils.atomic import atomic_write_bytes
 
@@ -49,7 +49,8 @@ class ReportOptions:
     proxy_height: int = 240
 
 
-def _asset(name: str) -> str:
+def read_asset(name: str) -> str:
+    """Text of a file in ``report/assets`` (CSS/JS inlined into the pages)."""
     return resources.files("vidaffect.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
@@ -64,13 +65,6 @@ def _relative_href(target: Path, base_dir: Path) -> str:
     except ValueError:  # another drive (Windows)
         return target.resolve().as_uri()
     return quote(Path(rel).as_posix())
-
-
-def person_label(value) -> str | None:
-    """The person id as text, or None when unknown."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) in ("", "-1", "nan", "None"):
-        return None
-    return str(value)
 
 
 def _png_uri(fig) -> str:
@@ -88,9 +82,10 @@ def _fmt(v, spec: str = ".2f", signed: bool = False) -> str:
     return format(v, ("+" if signed else "") + spec)
 
 
-def summary_table(summary: pd.DataFrame, classes: list[str]) -> str:
-    """The per-face summary as an HTML table; clicking a row seeks to the face's first appearance."""
-    has_person = "person_id" in summary.columns
+def summary_table(summary: pd.DataFrame, classes: list[str], persons: dict[int, str] | None = None) -> str:
+    """The per-face summary as an HTML table; clicking a row seeks to the face's first appearance.
+    ``persons`` ({face_id: name}) adds a person column."""
+    has_person = persons is not None
     head = ["face"] + (["person"] if has_person else []) + ["first", "last", "on screen (s)", "frames",
                                                            "dominant", "mean valence", "mean arousal", "emotion shares"]
     num = {"first", "last", "on screen (s)", "frames", "mean valence", "mean arousal"}
@@ -104,7 +99,7 @@ def summary_table(summary: pd.DataFrame, classes: list[str]) -> str:
         top = ", ".join(f"{c} {100 * s:.0f}%" for s, c in shares[:3] if s > 0)
         cells = [f"<td><span class='swatch' style='background:{face_color(r['face_id'])}'></span>face {r['face_id']}</td>"]
         if has_person:
-            cells.append(f"<td>{html.escape(person_label(r.get('person_id')) or '–')}</td>")
+            cells.append(f"<td>{html.escape(persons.get(int(r['face_id']), '–'))}</td>")
         cells += [f"<td class='num'>{_fmt(r['first_s'])}</td>", f"<td class='num'>{_fmt(r['last_s'])}</td>",
                   f"<td class='num'>{_fmt(r['on_screen_s'])}</td>", f"<td class='num'>{r['frames']}</td>",
                   f"<td>{html.escape(str(r['dominant_emotion'] or '–'))}</td>",
@@ -146,14 +141,15 @@ def report_data(results, options: ReportOptions, thumbs: dict[int, list[dict]] |
     t_max = float(frames["time_s"].max()) if len(frames) else 0.0
     t_end = max(t_max + step, float(video_meta.get("duration_s") or 0.0), 1e-3)
     summary = results.summary().set_index("face_id") if len(results.faces) else pd.DataFrame()
+    persons = person_labels(frames)
     faces = []
     for fid, rows in face_rows(frames, options.max_faces):
-        person = person_label(rows["person_id"].mode().iloc[0]) if "person_id" in rows.columns and rows["person_id"].notna().any() else None
-        s = summary.loc[fid] if fid in summary.index else {}
+        person = persons.get(fid)
+        dominant = summary.loc[fid, "dominant_emotion"] if fid in summary.index else None
         faces.append({
             "id": fid, "short": f"face {fid}", "label": f"{person} (face {fid})" if person else f"face {fid}",
             "color": face_color(fid), "first": float(rows["time_s"].min()), "last": float(rows["time_s"].max()),
-            "frames": int(len(rows)), "dominant": (None if not len(s) else s.get("dominant_emotion")),
+            "frames": int(len(rows)), "dominant": dominant if isinstance(dominant, str) else None,
             "series": face_series(rows, results.classes, options.max_points, gap),
             "spans": presence_spans(rows["time_s"].to_numpy(), gap),
             "thumbs": (thumbs or {}).get(fid, []),
@@ -200,6 +196,8 @@ def render_report(results, video: Path | None, out_dir: Path, options: ReportOpt
         thumbs = face_thumbnails(video, results.frames[results.frames["face_id"].isin(top)], options.thumbnails,
                                  rotation=rotation)
     data = report_data(results, options, thumbs)
+    has_people = "person_id" in results.frames.columns or "person_name" in results.frames.columns
+    persons = person_labels(results.frames) if has_people else None
     if src is not None:
         player = f"<video id='player' controls preload='auto' src='{html.escape(src, quote=True)}'></video>"
     else:
@@ -214,13 +212,13 @@ def render_report(results, video: Path | None, out_dir: Path, options: ReportOpt
             if data["face_tracks"] > shown else "")
     nav = f"<nav><a href='{html.escape(index_href, quote=True)}'>all videos</a></nav>" if index_href else ""
     plots = f"<section class='card'><h2>Plots</h2><div class='plots'>{_static_plots(results)}</div></section>" \
-        if options.static_plots else ""
+        if options.static_plots and len(results.faces) else ""
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = html.escape(Path((results.metadata.get("video") or {}).get("path") or "video").name)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="vidaffect"><title>{title} · vidaffect report</title>
-<style>{_asset("report.css")}</style></head>
+<style>{read_asset("report.css")}</style></head>
 <body>
 <header>{nav}{_header(results, video)}</header>
 <section id="player-section"><div id="player-wrap">{player}
@@ -228,13 +226,13 @@ def render_report(results, video: Path | None, out_dir: Path, options: ReportOpt
 <div class="note">{note} Click a chart, a thumbnail or a table row to jump there.</div>
 <div id="lanes"></div></div></div></section>
 <section><h2>Faces</h2>{more}<div id="faces"></div></section>
-<section class="card"><h2>Summary</h2>{summary_table(results.summary(), results.classes)}</section>
+<section class="card"><h2>Summary</h2>{summary_table(results.summary(), results.classes, persons)}</section>
 {plots}
 <details class="card"><summary>Analysis settings and versions</summary>
 <pre>{html.escape(json.dumps(results.metadata, indent=2, default=str))}</pre></details>
 <p class="note" style="margin:10px 20px">Made by vidaffect on {created}.</p>
 <script type="application/json" id="vidaffect-data">{_script_json(data)}</script>
-<script>{_asset("report.js")}</script>
+<script>{read_asset("report.js")}</script>
 </body></html>
 """
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from vidaffect.errors import OutputError
 from vidaffect.plotting.timeline import EMOTION_COLORS
-from vidaffect.report.html import _asset
+from vidaffect.report.html import read_asset
 from vidaffect.utils.atomic import atomic_write_bytes
 
 OUTPUT_KINDS = [("report", ".report.html"), ("annotated", ".annotated.mp4"), ("frames", ".frames.csv"),
@@ -102,9 +102,9 @@ def render_index(entries: list[VideoEntry], base: Path, title: str = "vidaffect 
         rows.append(
             f"<tr><td data-v='{name}'>{link}</td><td class='num' data-v='{duration}'>{_num(duration, '.1f')}</td>"
             f"<td class='num'>{e.metadata.get('frames_analysed', '–')}</td><td class='num'>{faces}</td>"
-            f"<td data-v='{html.escape(top)}'><span class='bar'>{bar}</span> {html.escape(top)}</td>"
+            f"<td class='shares' data-v='{html.escape(top)}'><span class='bar'>{bar}</span> {html.escape(top)}</td>"
             f"<td class='num' data-v='{val}'>{_num(val, '+.2f')}</td><td class='num' data-v='{aro}'>{_num(aro, '+.2f')}</td>"
-            f"<td>{html.escape(str((e.metadata.get('model') or {}).get('name', '–')))}</td><td>{others}</td></tr>")
+            f"<td>{html.escape(str((e.metadata.get('model') or {}).get('name', '–')))}</td><td class='files'>{others}</td></tr>")
     head = "".join(f"<th class='{c}'>{h}</th>" for h, c in [
         ("video", ""), ("duration (s)", "num"), ("frames", "num"), ("faces", "num"), ("dominant emotions", ""),
         ("mean valence", "num"), ("mean arousal", "num"), ("model", ""), ("files", "")])
@@ -113,12 +113,12 @@ def render_index(entries: list[VideoEntry], base: Path, title: str = "vidaffect 
             else "<p class='note'>No analysed video found here.</p>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="vidaffect"><title>{html.escape(title)}</title><style>{_asset("report.css")}</style></head>
+<meta name="generator" content="vidaffect"><title>{html.escape(title)}</title><style>{read_asset("report.css")}</style></head>
 <body><header><h1>{html.escape(title)}</h1><p class="meta">{len(entries)} video(s) · click a column to sort ·
 means and shares are weighted by each face's frames</p></header>
 <section class="card">{body}</section>
 <p class="note" style="margin:10px 20px">Made by vidaffect on {created}.</p>
-<script>{_asset("index.js")}</script></body></html>
+<script>{read_asset("index.js")}</script></body></html>
 """
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-import shutil
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field

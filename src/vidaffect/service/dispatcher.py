@@ -1,8 +1,10 @@
 """Runs the service's queued jobs in a bounded pool of worker processes (models loaded once per worker).
 
-The queue *is* the ledger: the dispatcher only submits ledger rows in state
-``queued`` (source ``service``), so a restarted server picks up where the old
-one stopped (its running rows are requeued by :meth:`Ledger.recover`).
+The queue *is* the ledger: the dispatcher submits ledger rows in state
+``queued`` (whatever queued them: an upload, or a killed batch run sharing the
+output directory), so a restarted server picks up where the old one stopped
+(its running rows are requeued by :meth:`Ledger.recover`).  Workers claim rows
+atomically, so a batch run on the same directory never duplicates a job.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ log = logging.getLogger("vidaffect.service")
 
 
 class Dispatcher:
-    """Background thread: feeds queued service jobs to at most ``workers`` worker processes."""
+    """Background thread: feeds queued jobs of the ledger to at most ``workers`` worker processes."""
 
     def __init__(self, out: Path, config: WorkerConfig, workers: int = 1, poll_s: float = 0.5) -> None:
         self.out, self.config, self.workers, self.poll_s = out, config, max(1, workers), poll_s
@@ -67,7 +69,7 @@ class Dispatcher:
                 self.inflight = {i: f for i, f in self.inflight.items() if not f.done()}
                 free = self.workers - len(self.inflight)
                 if free > 0:
-                    for job in ledger.jobs("queued", source="service"):
+                    for job in ledger.jobs("queued"):  # any source: a killed batch's leftovers too
                         if free <= 0:
                             break
                         if job.id in self.inflight:

@@ -9,6 +9,15 @@ from vidaffect.identity.cluster import DEFAULT_THRESHOLD
 log = logging.getLogger("vidaffect.identity")
 
 
+def _gallery_file(value: str) -> str:
+    """argparse type: the gallery must exist before any video is analysed."""
+    from pathlib import Path
+
+    if not Path(value).is_file():
+        raise argparse.ArgumentTypeError(f"{value}: gallery file not found (make it with 'vidaffect people enroll')")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("identity (needs the 'identity' extra: dlib-bin, face_recognition_models)")
     g.add_argument("--identity", action="store_true",
@@ -16,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(the same person re-entering after a cut or gap keeps one id)")
     g.add_argument("--identity-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="DIST",
                    help="largest cosine distance between two tracks (or a track and a gallery person) of the same "
-                        "person (default: %(default)s, dlib's 0.6 Euclidean limit)")
-    g.add_argument("--gallery", metavar="FILE",
+                        "person (default: %(default)s; lower is stricter; dlib's Euclidean 0.6 is about 0.08)")
+    g.add_argument("--gallery", metavar="FILE", type=_gallery_file,
                    help="gallery JSON from 'vidaffect people enroll': also add person_name, the nearest enrolled "
                         "person within the threshold, else 'unknown' (implies --identity)")
 
@@ -38,6 +47,7 @@ def before_save(args: argparse.Namespace, video_path, results, analyzer) -> None
         "model": "dlib_face_recognition_resnet_model_v1", "distance": "cosine", "linkage": "average",
         "threshold": args.identity_threshold, "gallery": str(args.gallery) if args.gallery else None,
         "persons": len(set(a.track_person.values())), "tracks": len(a.track_person),
+        "unverified_tracks": [t.face_id for t in a.tracks if not t.verified],
         "names": {str(k): v for k, v in a.track_name.items()} if gallery is not None else None,
         "seconds": round(a.seconds, 3), "cost": a.cost.as_dict(),
     }

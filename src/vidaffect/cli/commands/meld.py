@@ -39,7 +39,7 @@ def _features(args: argparse.Namespace) -> int:
     table = read_meld_table(args.csv)
     if args.clips:
         table = attach_clips(table, args.clips)
-    elif set(modalities) - {"text"}:
+    elif set(modalities) - {"text", "textemb"}:
         raise VidaffectError("--clips is needed for the audio and face modalities (or use --modalities text)")
     analyzer = gallery = embedder = None
     if "face" in modalities:
@@ -126,7 +126,8 @@ def register(cli) -> None:
     p.add_argument("--csv", required=True, help="MELD CSV or subset JSON")
     p.add_argument("--clips", metavar="DIR", help="folder with the utterance clips dia{D}_utt{U}.mp4")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="features table (.csv or .parquet)")
-    p.add_argument("--modalities", default="text,audio,face", help="comma-separated: text, audio, face (default: %(default)s)")
+    p.add_argument("--modalities", default="text,audio,face", help="comma-separated: text (VADER), audio (eGeMAPS), face (speaker's emotions), textemb (all-MiniLM-L6-v2 "
+                        "sentence embedding, extra 'meld-text') (default: %(default)s)")
     p.add_argument("--gallery", metavar="FILE", help="gallery of the speakers (from 'vidaffect people enroll', names as in "
                                                      "the Speaker column) to find the speaker's face by identity")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
@@ -140,7 +141,8 @@ def register(cli) -> None:
                     "macro F1, accuracy, per-class F1 and the confusion matrix.")
     p.add_argument("--train", required=True, metavar="FEATURES", help="features table of the training utterances")
     p.add_argument("--test", required=True, metavar="FEATURES", help="features table of the test utterances")
-    p.add_argument("--modalities", default="text,audio,face", help="comma-separated modalities to use (default: %(default)s)")
+    p.add_argument("--modalities", default="text,audio,face,textemb",
+                   help="comma-separated modalities to use; those absent from the features are skipped (default: %(default)s)")
     p.add_argument("--label", default="Emotion", choices=["Emotion", "Sentiment"], help="target (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("-o", "--output", metavar="FILE", help="also write the full report as JSON")

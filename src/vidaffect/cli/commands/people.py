@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from vidaffect.errors import VidaffectError
 from vidaffect.identity.cluster import DEFAULT_THRESHOLD
 
 
@@ -15,9 +16,19 @@ def _enroll(args: argparse.Namespace) -> int:
 
     gallery_path = Path(args.gallery)
     gallery = Gallery.load(gallery_path) if gallery_path.exists() else Gallery()
-    embedder = FaceEmbedder()
-    found = embeddings_from_inputs(args.inputs, embedder, fps=args.fps, threshold=args.threshold,
-                                   progress=not args.quiet and sys.stderr.isatty())
+    if not args.inputs and not args.discovered:
+        raise VidaffectError("give IMAGE_OR_VIDEO files and/or --discovered DIR --cluster K")
+    if bool(args.discovered) != bool(args.cluster):
+        raise VidaffectError("--discovered and --cluster go together")
+    found = []
+    if args.inputs:
+        found = embeddings_from_inputs(args.inputs, FaceEmbedder(), fps=args.fps, threshold=args.threshold,
+                                       progress=not args.quiet and sys.stderr.isatty())
+    if args.discovered:
+        from vidaffect.identity.discover import cluster_embeddings_from_discovery
+
+        found.append((f"{args.discovered}#clusters={','.join(map(str, args.cluster))}",
+                      cluster_embeddings_from_discovery(args.discovered, args.cluster)))
     for source, embs in found:
         gallery.enroll(args.name, embs, source)
     gallery.save(gallery_path)
@@ -54,11 +65,16 @@ def register(cli) -> None:
     p = people.add_parser(
         "enroll", help="add a named person to a gallery from images or videos",
         description="Compute dlib face descriptors of NAME from image files (largest face of each) or videos (the "
-                    "person on screen the longest) and add them to the gallery JSON (created if missing). "
+                    "person on screen the longest), or take them from clusters found by 'people discover', and add "
+                    "them to the gallery JSON (created if missing). "
                     "Use the gallery with 'vidaffect analyze --gallery FILE'.")
     p.add_argument("name", metavar="NAME", help="the person's name")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO", help="image or video files showing the person")
+    p.add_argument("inputs", nargs="*", metavar="IMAGE_OR_VIDEO", help="image or video files showing the person")
     p.add_argument("--gallery", required=True, metavar="FILE", help="gallery JSON file to create or extend")
+    p.add_argument("--discovered", metavar="DIR", help="output folder of 'vidaffect people discover': enroll the "
+                                                     "tracks of the clusters given with --cluster")
+    p.add_argument("--cluster", type=int, nargs="+", metavar="K", help="cluster number(s) of the contact sheets "
+                                                                     "cluster_K.png showing this person")
     p.add_argument("--fps", type=float, default=5.0, help="frames per second analysed in videos (default: %(default)s)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="DIST",
                    help="cosine distance under which tracks of a video are the same person (default: %(default)s)")

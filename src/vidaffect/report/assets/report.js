@@ -246,7 +246,7 @@
   function renderAll() {
     cursors = [];
     var lanesBox = document.getElementById("lanes");
-    if (lanesBox) {
+    if (lanesBox && DATA.faces.length) {
       lanesBox.textContent = "";
       makeChart(lanesBox, Math.min(18 * DATA.faces.length, 140) + M.t + M.b + 4, "lanes-chart", drawLanes);
     }

@@ -1,0 +1,128 @@
+"""Pipeline speed and memory: decode-only vs the full default pipeline, on the same files, in one run.
+
+Usage:
+    python benchmarks/pipeline_speed.py [--videos NAME ...] [--long-minutes 10] [--threads N]
+
+For each video it prints decode-only fps (PyAV decode + RGB conversion, what
+the pipeline's reader does), full-pipeline fps (every frame: detect, mesh,
+track, align, default model, results), their ratio, and each run's peak RSS.
+Each measurement runs in its own child process so peak RSS is per run.  With
+``--long-minutes M`` it also builds an M-minute video by concatenating the
+first clip (packets remuxed, no re-encoding) and reports the full pipeline's
+peak RSS on it, to show that memory does not grow with video length.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import time
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _decode_only(path: str, q) -> None:
+    from vidaffect.video import open_video
+
+    t = time.perf_counter()
+    n = sum(1 for _ in open_video(path))
+    q.put({"frames": n, "seconds": time.perf_counter() - t, "rss_mb": _peak_rss_mb()})
+
+
+def _pipeline(path: str, threads: int, q) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    from vidaffect.pipeline import Analyzer
+
+    an = Analyzer()  # model + detector loading is not timed
+    t = time.perf_counter()
+    res = an.analyze(path)
+    q.put({"frames": res.metadata["frames_analysed"], "seconds": time.perf_counter() - t, "rss_mb": _peak_rss_mb(),
+           "faces": res.metadata["faces_found"], "speed": res.speed})
+
+
+def _run(target, *args) -> dict:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=(*args, q))
+    p.start()
+    out = q.get()
+    p.join()
+    return out
+
+
+def concat_video(src: Path, dst: Path, minutes: float) -> Path:
+    """Repeat ``src``'s video packets (remux, no re-encode) until ``minutes`` long."""
+    import av
+
+    with av.open(str(src)) as probe:
+        s = probe.streams.video[0]
+        clip_pts = s.duration or int(float(probe.duration) / 1e6 / s.time_base)
+    repeats = max(1, int(minutes * 60 / float(clip_pts * s.time_base)) + 1)
+    with av.open(str(dst), "w") as out:
+        with av.open(str(src)) as first:
+            ostream = out.add_stream_from_template(first.streams.video[0])
+        for k in range(repeats):
+            with av.open(str(src)) as inp:
+                istream = inp.streams.video[0]
+                for packet in inp.demux(istream):
+                    if packet.dts is None:
+                        continue
+                    packet.pts = None if packet.pts is None else packet.pts + k * clip_pts
+                    packet.dts += k * clip_pts
+                    packet.stream = ostream
+                    out.mux(packet)
+    return dst
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--videos", nargs="+", default=["WolfgangLanger_Pexels.mp4", "multi_face.avi"])
+    ap.add_argument("--long-minutes", type=float, default=0.0, help="also measure memory on a video this long")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads in the pipeline (0: default)")
+    ap.add_argument("--json", help="also write the rows to this JSON file")
+    args = ap.parse_args()
+    rows = []
+    for name in args.videos:
+        path = Path(name) if Path(name).exists() else SHARED / name
+        if not path.exists():
+            sys.exit(f"{path}: not found")
+        dec = _run(_decode_only, str(path))
+        full = _run(_pipeline, str(path), args.threads)
+        rows.append({"video": path.name, "frames": full["frames"], "decode_fps": dec["frames"] / dec["seconds"],
+                     "pipeline_fps": full["frames"] / full["seconds"],
+                     "ratio": (full["frames"] / full["seconds"]) / (dec["frames"] / dec["seconds"]),
+                     "decode_rss_mb": dec["rss_mb"], "pipeline_rss_mb": full["rss_mb"], "stages_ms": full["speed"]})
+    print(f"{'video':<28}{'frames':>7}{'decode fps':>12}{'pipeline fps':>14}{'ratio':>8}{'peak RSS MB':>13}")
+    for r in rows:
+        print(f"{r['video']:<28}{r['frames']:>7}{r['decode_fps']:>12.1f}{r['pipeline_fps']:>14.1f}"
+              f"{r['ratio']:>8.2f}{r['pipeline_rss_mb']:>13.0f}")
+    for r in rows:
+        print(f"  {r['video']}: ms/frame by stage {json.dumps(r['stages_ms'])}")
+    if args.long_minutes:
+        src = Path(args.videos[0]) if Path(args.videos[0]).exists() else SHARED / args.videos[0]
+        long_path = Path("/tmp") / f"vidaffect_long_{args.long_minutes:g}min.mp4"
+        if not long_path.exists():
+            concat_video(src, long_path, args.long_minutes)
+        full = _run(_pipeline, str(long_path), args.threads)
+        short_rss = rows[0]["pipeline_rss_mb"]
+        print(f"\nmemory vs length: {src.name} ({rows[0]['frames']} frames) peak RSS {short_rss:.0f} MB; "
+              f"{args.long_minutes:g}-minute concatenation ({full['frames']} frames, "
+              f"{full['frames'] / full['seconds']:.1f} fps) peak RSS {full['rss_mb']:.0f} MB")
+        rows.append({"video": long_path.name, "frames": full["frames"], "pipeline_rss_mb": full["rss_mb"],
+                     "pipeline_fps": full["frames"] / full["seconds"]})
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
