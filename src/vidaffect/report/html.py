@@ -30,7 +30,7 @@ from vidaffect.report.people import person_labels
 from vidaffect.report.series import face_series, presence_spans
 from vidaffect.utils.atomic import atomic_write_bytes
 
-VIDEO_MODES = ("auto", "link", "proxy", "none")
+from vidaffect.report import VIDEO_MODES  # noqa: E402  (defined in the light package module)
 
 
 @dataclass

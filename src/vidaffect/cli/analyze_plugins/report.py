@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vidaffect.report.html import VIDEO_MODES
+from vidaffect.report import VIDEO_MODES
 
 
 def add_report_arguments(g, prefix: str = "--report-") -> None:
