@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Extras needed by the test suite (optional features are tested too).
-TEST_EXTRAS ?= test,report-test
+TEST_EXTRAS ?= test,report-test,all
 
 .PHONY: demo test venv bench clean
 

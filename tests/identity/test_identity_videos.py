@@ -149,3 +149,19 @@ def test_hog_verification_rejects_a_box_without_a_face(embedder):
     w = box[2] - box[0]
     beside = np.array([0, box[1], min(w, box[0] - 1), box[3]], dtype=np.float32)  # same size, left of the face
     assert not embedder.verify(frame.image, beside)
+
+
+def test_blur_gate_separates_a_sharp_face_from_a_blurred_one():
+    from scipy import ndimage
+
+    from vidaffect.identity.quality import sharpness
+    from vidaffect.identity.tracks import MIN_SHARPNESS
+    from vidaffect.video import open_video
+
+    from vidaffect.faces import FaceDetector
+
+    frame = next(iter(open_video(VIDEOS / "single_face.mp4", start=1.0)))
+    x1, y1, x2, y2 = FaceDetector("short", 0.5, 1, landmarks=False, video_mode=False).detect(frame.image).xyxy[0].astype(int)
+    face = frame.image[y1:y2, x1:x2].astype(np.float32)
+    blurred = ndimage.gaussian_filter(face, sigma=(4, 4, 0))
+    assert sharpness(face) >= MIN_SHARPNESS > sharpness(blurred)

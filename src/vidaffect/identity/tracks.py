@@ -22,6 +22,9 @@ from vidaffect.identity.quality import frontalness, quality_scores, sharpness
 from vidaffect.video import open_video
 
 THUMB_SIZE = 96
+# below this sharpness (variance of the Laplacian at 64x64) a face is too blurred for a trustworthy descriptor:
+# on the shared videos a blurred audience face (22) sat 0.03 from another person, sharp faces score 230-3500
+MIN_SHARPNESS = 100.0
 
 
 @dataclass
@@ -36,7 +39,7 @@ class TrackEmbedding:
     embedding: np.ndarray  # (128,) unit length
     n_embedded: int
     thumbnail: np.ndarray  # (96, 96, 3) uint8, the best crop
-    verified: bool = True  # dlib's HOG detector confirmed a face in at least one candidate crop
+    verified: bool = True  # at least one candidate crop is a HOG-confirmed face with sharpness >= MIN_SHARPNESS
     side: float = 0.0  # face box side (pixels) of the best embedded crop
     frontal: float = 0.0  # frontalness of the best embedded crop (0 profile .. 1 frontal)
     times: set = field(default_factory=set, repr=False)  # frame indices where the track is present
@@ -123,8 +126,9 @@ def embed_tracks(video: str | os.PathLike, faces: pd.DataFrame, embedder: FaceEm
                  per_track: int = 3, cost: EmbedCost | None = None, verify: bool = True) -> list[TrackEmbedding]:
     """One :class:`TrackEmbedding` per ``face_id`` of ``faces`` (rows of a results/track table of ``video``).
 
-    With ``verify``, each candidate crop is checked with dlib's HOG face detector; confirmed crops are
-    embedded first and a track with none is marked ``verified=False``.
+    With ``verify``, each candidate crop is checked with dlib's HOG face detector and for blur
+    (sharpness >= :data:`MIN_SHARPNESS`); confirmed crops are embedded first and a track with none is
+    marked ``verified=False`` (its descriptor is not trusted: it is never merged or named).
     """
     cost = cost if cost is not None else EmbedCost()
     faces = faces[faces["face_id"] >= 0]
@@ -140,7 +144,7 @@ def embed_tracks(video: str | os.PathLike, faces: pd.DataFrame, embedder: FaceEm
         face = crop[max(y1, 0):max(y2, y1 + 1), max(x1, 0):max(x2, x1 + 1)]
         by_track.setdefault(int(rows["face_id"].iloc[i]), []).append(
             (crop, box, shape, sharpness(face), frontalness(shape.points), float(rows["_side"].iloc[i]),
-             embedder.verify(crop, box) if verify else True))
+             (embedder.verify(crop, box) and sharpness(face) >= MIN_SHARPNESS) if verify else True))
     cost.quality_s += time.perf_counter() - t0
     cost.candidates += len(crops)
     result = []

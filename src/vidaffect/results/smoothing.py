@@ -36,6 +36,7 @@ def smooth_frames(frames: pd.DataFrame, columns: list[str], window_s: float) -> 
     if window_s <= 0 or frames.empty:
         return frames
     out = frames.copy()
+    out[columns] = out[columns].astype("float64")  # smoothed means are float64; pandas refuses lossy setitem
     for fid, idx in out[out["face_id"] >= 0].groupby("face_id").groups.items():
         sub = out.loc[idx]
         out.loc[idx, columns] = moving_average_by_time(sub["time_s"].to_numpy(), sub[columns].to_numpy(), window_s)
