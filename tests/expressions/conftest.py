@@ -1,16 +1,7 @@
-"""Fixtures of the expression tests: one torch thread, a temporary VIDAFFECT_HOME."""
+"""Fixtures of the expression tests: a temporary VIDAFFECT_HOME."""
 from __future__ import annotations
 
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

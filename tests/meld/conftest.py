@@ -1,18 +1,9 @@
-"""Fixtures of the MELD tests: one torch thread, a tiny MELD-format data set made from the shared videos."""
+"""Fixtures of the MELD tests: a tiny MELD-format data set made from the shared videos."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from meld_synth import VIDEOS, write_dataset
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

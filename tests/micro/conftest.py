@@ -1,16 +1,7 @@
-"""Fixtures of the micro-expression tests: one torch thread, tiny synthetic data sets."""
+"""Fixtures of the micro-expression tests: tiny synthetic data sets."""
 from __future__ import annotations
 
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

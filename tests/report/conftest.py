@@ -1,16 +1,8 @@
-"""Report tests: one thread for torch (shared 2-core CI); the real analysis of single_face.mp4 runs once."""
+"""Report tests: the real analysis of single_face.mp4 runs once."""
 from __future__ import annotations
 
 import pytest
 import torch
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="session")

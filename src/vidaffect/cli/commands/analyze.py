@@ -41,7 +41,7 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tta-flip", action="store_true", help="frame models: average each face with its mirror image (slower, slightly more accurate)")
     g.add_argument("--batch-size", type=int, default=32, help="faces per model call, gathered across faces and frames (default: %(default)s)")
     g.add_argument("--device", default="cpu", help="torch device for the model: cpu or cuda[:N] (default: %(default)s)")
-    g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    g.add_argument("--threads", type=int, default=1, help="torch CPU threads for the model; MediaPipe and the decoder use the other cores, so 1 is fastest on small CPUs (0: torch's default) (default: %(default)s)")
     g = p.add_argument_group("faces")
     g.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace model: short range (faces within ~2 m, fastest) or full range (small, far faces) (default: %(default)s)")
     g.add_argument("--threshold", type=float, default=0.5, help="face detection confidence threshold (default: %(default)s)")
@@ -78,7 +78,7 @@ def options_from_args(args: argparse.Namespace, progress: bool = False):
         batch_size=args.batch_size, detector=args.detector, min_confidence=args.threshold, max_faces=args.max_faces,
         multi_face=args.multi_face, landmarks=not args.no_landmarks, face_size=args.face_size, mask=args.mask,
         fps=args.fps, start=args.start, end=args.end, smoothing_size=args.smoothing_size,
-        save_crops=getattr(args, "save_crops", None), max_gap_s=args.max_gap, progress=progress,
+        save_crops=getattr(args, "save_crops", None), max_gap_s=args.max_gap, threads=args.threads, progress=progress,
     )
 
 
@@ -154,10 +154,6 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"vidaffect: error: {p}: {why}", file=sys.stderr)
     if not videos:
         return 1
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     plugins = _plugins()
     opts = options_from_args(args, progress=not args.quiet and sys.stderr.isatty())
     analyzer = Analyzer(opts)
