@@ -64,3 +64,20 @@ def test_scene_cut_detector_flags_hard_cuts_only():
     assert det.update(dark) is False
     assert det.update(np.clip(dark.astype(int) + 5, 0, 255).astype(np.uint8)) is False  # small change
     assert det.update(bright) is True
+
+
+def test_carried_mesh_follows_keypoint_motion():
+    """Between mesh frames, a face's last mesh is moved by its keypoints' similarity transform."""
+    from vidaffect.faces.detector import FaceDetector
+
+    det = FaceDetector.__new__(FaceDetector)  # no MediaPipe needed for this step
+    kps = np.zeros((1, 6, 2), np.float32)
+    kps[0, :4] = [[40, 50], [80, 50], [60, 70], [60, 90]]
+    lm = np.random.default_rng(0).uniform(30, 100, (1, 468, 2)).astype(np.float32)
+    det._last_meshed = Detections(np.array([[20, 20, 100, 110]]), np.ones(1), kps, lm)
+    moved = kps.copy()
+    moved[0, :4] += [7, -3]
+    out = det._carry_mesh(Detections(np.array([[27, 17, 107, 107]]), np.ones(1), moved))
+    np.testing.assert_allclose(out[0], lm[0] + [7, -3], atol=1e-3)
+    far = det._carry_mesh(Detections(np.array([[300, 300, 380, 390]]), np.ones(1), moved + 280))
+    assert np.isnan(far).all()  # no overlapping meshed face: not verified

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
 from vidaffect.errors import VidaffectError  # noqa: E402
+from vidaffect.faces.align import similarity_matrix  # noqa: E402
 from vidaffect.faces.detections import Detections, box_iou  # noqa: E402
 
 DETECTOR_MODELS = {"short": 0, "full": 1}
@@ -33,16 +34,23 @@ class FaceDetector:
     run the face mesh.  unverified_min_confidence: with landmarks on, a
     detection the face mesh could not fit is kept only when its score reaches
     this (BlazeFace's false positives on textures score low and never fit a
-    mesh, while real faces the mesh misses, such as small far faces, score high).  video_mode: treat consecutive calls as one video (mesh
+    mesh, while real faces the mesh misses, such as small far faces, score high).
+    mesh_every: run the mesh on every N-th frame only; in between, each face
+    that overlaps a face meshed on the last mesh frame (IoU >= 0.3) gets that
+    mesh moved by the similarity transform of its BlazeFace keypoints (and
+    counts as verified).  1 = mesh every frame.  video_mode: treat consecutive calls as one video (mesh
     tracking); call :meth:`reset` between videos.
     """
 
     def __init__(self, model: str = "short", min_confidence: float = 0.5, max_faces: int = 10,
-                 landmarks: bool = True, video_mode: bool = True, unverified_min_confidence: float = 0.75) -> None:
+                 landmarks: bool = True, video_mode: bool = True, unverified_min_confidence: float = 0.75,
+                 mesh_every: int = 1) -> None:
         if model not in DETECTOR_MODELS:
             raise VidaffectError(f"unknown detector {model!r}; choose one of {sorted(DETECTOR_MODELS)}")
         if not 0.0 < min_confidence < 1.0:
             raise VidaffectError(f"detection threshold must be in (0, 1), got {min_confidence}")
+        if mesh_every < 1:
+            raise VidaffectError(f"mesh_every must be >= 1, got {mesh_every}")
         if max_faces < 1:
             raise VidaffectError(f"max faces must be >= 1, got {max_faces}")
         import mediapipe as mp
@@ -51,6 +59,7 @@ class FaceDetector:
         self.model, self.min_confidence, self.max_faces = model, min_confidence, max_faces
         self.landmarks, self.video_mode = landmarks, video_mode
         self.unverified_min_confidence = unverified_min_confidence
+        self.mesh_every = mesh_every
         self._det = mp.solutions.face_detection.FaceDetection(
             model_selection=DETECTOR_MODELS[model], min_detection_confidence=min_confidence)
         self._mesh = None
@@ -58,6 +67,8 @@ class FaceDetector:
 
     def reset(self) -> None:
         """Start a new video: drop the mesh's tracking state."""
+        self._frame = 0
+        self._last_meshed: Detections | None = None
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
@@ -78,9 +89,12 @@ class FaceDetector:
         image = np.ascontiguousarray(image)
         result = self._det.process(image)
         dets = result.detections or []
+        mesh_due = self._mesh is not None and self._frame % self.mesh_every == 0
+        self._frame += 1
         if not dets:
-            if self._mesh is not None:
+            if mesh_due:
                 self._mesh.process(image)  # keep the mesh's tracker in step with the video
+                self._last_meshed = None
             return Detections.empty()
         boxes, scores, kps = [], [], []
         for d in dets:
@@ -92,10 +106,28 @@ class FaceDetector:
         if len(out) > self.max_faces:
             out = out[np.argsort(-out.area)[: self.max_faces]]
         if self._mesh is not None:
-            out.landmarks = self._match_mesh(image, out)
+            if mesh_due:
+                out.landmarks = self._match_mesh(image, out)
+                self._last_meshed = out[np.flatnonzero(out.has_mesh())]
+            else:
+                out.landmarks = self._carry_mesh(out)
             keep = out.has_mesh() | (out.scores >= self.unverified_min_confidence)
             if not keep.all():
                 out = out[np.flatnonzero(keep)]
+        return out
+
+    def _carry_mesh(self, dets: Detections) -> np.ndarray:
+        """Landmarks of the last mesh frame, moved onto each overlapping face by its keypoints' motion."""
+        out = np.full((len(dets), 468, 2), np.nan, dtype=np.float32)
+        prev = self._last_meshed
+        if prev is None or len(prev) == 0:
+            return out
+        iou = box_iou(dets.xyxy, prev.xyxy)
+        rows, cols = linear_sum_assignment(-iou)
+        for r, c in zip(rows, cols):
+            if iou[r, c] >= MESH_MATCH_IOU:
+                m = similarity_matrix(prev.keypoints[c, :4], dets.keypoints[r, :4])
+                out[r] = prev.landmarks[c] @ m[:, :2].T + m[:, 2]
         return out
 
     def _match_mesh(self, image: np.ndarray, dets: Detections) -> np.ndarray:

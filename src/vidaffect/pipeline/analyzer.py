@@ -48,6 +48,7 @@ class AnalyzeOptions:
     max_faces: int = 10
     multi_face: bool = True
     landmarks: bool = True
+    mesh_every: int = 2
     face_size: int = 112
     mask: bool = False
     fps: float | None = None
@@ -223,7 +224,8 @@ class Analyzer:
             spec = CropSpec(opts.face_size, spec.color, spec.kind, spec.margin, spec.mask)
         self.model_crop = CropSpec(spec.size, spec.color, spec.kind, spec.margin, spec.mask or opts.mask)
         self.save_crop = CropSpec(opts.face_size, "rgb", "aligned", 0.0, opts.mask)
-        self.detector = FaceDetector(opts.detector, opts.min_confidence, opts.max_faces, opts.landmarks)
+        self.detector = FaceDetector(opts.detector, opts.min_confidence, opts.max_faces, opts.landmarks,
+                                     mesh_every=opts.mesh_every)
 
     def close(self) -> None:
         self.detector.close()
