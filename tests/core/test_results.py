@@ -107,3 +107,11 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match="No space left"):
         res.save(tmp_path, ("csv",))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_summary_carries_person_columns_when_identity_ran():
+    df = frames_table()
+    df["person_id"] = df["face_id"].map({0: 5, 1: 7, -1: -1})
+    df["person_name"] = df["face_id"].map({0: "ana", 1: "unknown", -1: None})
+    s = Results(df, list(EMOTIONS), {}).summary().set_index("face_id")
+    assert s.loc[0, "person_id"] == 5 and s.loc[1, "person_name"] == "unknown"

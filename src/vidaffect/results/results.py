@@ -61,8 +61,9 @@ class Results:
                 "mean_valence": float(g["valence"].mean()), "mean_arousal": float(g["arousal"].mean()),
                 "dominant_emotion": str(shares.index[0]) if len(shares) else None,
             }
-            if "person_id" in g.columns:
-                row["person_id"] = g["person_id"].iloc[0]
+            for col in ("person_id", "person_name"):  # added by the identity stage
+                if col in g.columns:
+                    row[col] = g[col].iloc[0]
             for c in self.classes:
                 row[f"share_{c}"] = float(shares.get(c, 0.0))
             rows.append(row)
