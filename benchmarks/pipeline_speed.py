@@ -37,6 +37,7 @@ def _decode_only(path: str, q) -> None:
 
 
 def _pipeline(path: str, threads: int, q) -> None:
+    import numpy as np
     import torch
 
     if threads:
@@ -44,6 +45,12 @@ def _pipeline(path: str, threads: int, q) -> None:
     from vidaffect.pipeline import Analyzer
 
     an = Analyzer()  # model + detector loading is not timed
+    from vidaffect.video import open_video
+
+    warm = [f.image for _, f in zip(range(10), open_video(path))]  # first calls initialise MediaPipe/XNNPACK
+    for image in warm:
+        an.detector.detect(image)
+    an.model.predict(np.zeros((8,) + ((an.model_crop.size,) * 2), np.uint8)) if hasattr(an.model, "predict") else None
     t = time.perf_counter()
     res = an.analyze(path)
     q.put({"frames": res.metadata["frames_analysed"], "seconds": time.perf_counter() - t, "rss_mb": _peak_rss_mb(),
