@@ -69,6 +69,10 @@ def cursor_time(page, chart_selector: str, t_end: float) -> float:
 
 def assert_rendered(page, selector: str, count: int | None = None) -> None:
     loc = page.locator(selector)
+    try:  # charts are drawn by script after load: give a loaded machine time to draw them
+        loc.first.wait_for(state="visible", timeout=15000)
+    except Exception:  # noqa: BLE001 - the assertion below reports what is missing
+        pass
     n = loc.count()
     assert n > 0 if count is None else n == count, (selector, n)
     for i in range(n):

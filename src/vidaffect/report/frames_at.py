@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 from vidaffect.errors import VideoError
+from vidaffect.video.pyav_backend import open_container
 
 # Decoding forward is cheaper than seeking (which restarts at a key frame) for targets this close.
 SEEK_AHEAD_S = 2.0
@@ -28,13 +29,8 @@ def frames_at(path: str | Path, times: list[float], rotation: int = 0) -> Iterat
     """Yield ``(requested time, RGB image)`` for each distinct time in ascending order (the first frame at or
     after the time, within half a frame).  Times past the end of the video are skipped."""
     path = Path(path)
+    container = open_container(path)
     try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except (av.error.FFmpegError, OSError) as exc:
-        raise VideoError(f"{path}: cannot open video ({getattr(exc, 'strerror', None) or exc})") from None
-    try:
-        if not container.streams.video:
-            raise VideoError(f"{path}: no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         tb = float(stream.time_base)

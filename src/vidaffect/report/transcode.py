@@ -18,6 +18,7 @@ import numpy as np
 
 from vidaffect.errors import OutputError, VideoError
 from vidaffect.utils.atomic import atomic_path
+from vidaffect.video.pyav_backend import open_container
 
 # Audio codecs the MP4 muxer accepts as they are.
 MP4_AUDIO_COPY = ("aac", "mp3", "alac", "ac3", "eac3", "opus", "flac")
@@ -98,13 +99,8 @@ def transcode(source: str | Path, out_path: str | Path, process: FrameFn, size: 
     VideoFrame of ``size`` = (width, height), both even) and write ``out_path`` (MP4) atomically, keeping
     each frame's timestamp; copy the first audio stream when ``audio``."""
     source, out_path = Path(source), Path(out_path)
+    inp = open_container(source)
     try:
-        inp = av.open(str(source), metadata_errors="ignore")
-    except (av.error.FFmpegError, OSError) as exc:
-        raise VideoError(f"{source}: cannot open video ({getattr(exc, 'strerror', None) or exc})") from None
-    try:
-        if not inp.streams.video:
-            raise VideoError(f"{source}: no video stream")
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"
         ain = inp.streams.audio[0] if (audio and inp.streams.audio) else None

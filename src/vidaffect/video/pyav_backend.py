@@ -29,6 +29,29 @@ TRUNCATION_TOLERANCE_S = 1.0
 TRUNCATION_FRAME_SHARE = 0.05
 
 
+def open_container(path: str | os.PathLike) -> av.container.InputContainer:
+    """Open a video file with PyAV; raise :class:`VideoError` naming the file and the cause when it is
+    missing, a directory, empty, not a media file, or has no video stream (e.g. audio-only)."""
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(f"{p}: file not found")
+    if p.is_dir():
+        raise VideoError(f"{p}: is a directory, not a video file")
+    if p.stat().st_size == 0:
+        raise VideoError(f"{p}: empty file (0 bytes)")
+    try:
+        container = av.open(str(p), metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{p}: not a readable video ({exc.strerror or type(exc).__name__})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VideoError(f"{p}: cannot open ({exc})") from None
+    if not container.streams.video:
+        kind = "audio-only file" if container.streams.audio else "no video stream"
+        container.close()
+        raise VideoError(f"{p}: {kind}, nothing to analyse")
+    return container
+
+
 def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
     """Apply a counter-clockwise display rotation (multiples of 90 degrees)."""
     k = (rotation // 90) % 4
@@ -50,26 +73,11 @@ class PyAVReader:
         self.info = self._probe()
 
     def _open(self) -> av.container.InputContainer:
-        p = self.path
-        if not p.exists():
-            raise VideoError(f"{p}: file not found")
-        if p.is_dir():
-            raise VideoError(f"{p}: is a directory, not a video file")
-        if p.stat().st_size == 0:
-            raise VideoError(f"{p}: empty file (0 bytes)")
-        try:
-            return av.open(str(p), metadata_errors="ignore")
-        except av.error.FFmpegError as exc:
-            raise VideoError(f"{p}: not a readable video ({exc.strerror or type(exc).__name__})") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise VideoError(f"{p}: cannot open ({exc})") from None
+        return open_container(self.path)
 
     def _probe(self) -> VideoInfo:
         container = self._open()
         try:
-            if not container.streams.video:
-                kind = "audio-only file" if container.streams.audio else "no video stream"
-                raise VideoError(f"{self.path}: {kind}, nothing to analyse")
             s = container.streams.video[0]
             ctx = s.codec_context
             rate = s.average_rate or s.guessed_rate or Fraction(0)
