@@ -89,27 +89,32 @@ def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None =
                        ) -> Iterator[tuple[VideoFrame, Detections]]:
     """Decode ``path`` and yield ``(frame, detections)`` with stable ``face_ids`` for every analysed frame."""
     reader = path if isinstance(path, PyAVReader) else open_video(path, fps=fps, start=start, end=end)
-    det = detector if isinstance(detector, FaceDetector) else FaceDetector(detector, min_confidence, max_faces, landmarks)
+    own_detector = not isinstance(detector, FaceDetector)
+    det = FaceDetector(detector, min_confidence, max_faces, landmarks) if own_detector else detector
     det.reset()
     tracker = FaceTracker(max_gap_s=max_gap_s)
     cuts = SceneCutDetector() if scene_cuts else None
     t = timings if timings is not None else defaultdict(float)
-    t0 = time.perf_counter()
-    for frame in prefetch(reader):
-        t1 = time.perf_counter()
-        t["decode_wait"] += t1 - t0
-        if cuts is not None and cuts.update(frame.image):
-            tracker.cut()
-            det.reset()
-        dets = det.detect(frame.image)
-        if not multi_face:
-            dets = _largest(dets)
-        t2 = time.perf_counter()
-        t["detect"] += t2 - t1
-        tracker.update(dets, frame.time_s)
+    try:
         t0 = time.perf_counter()
-        t["track"] += t0 - t2
-        yield frame, dets
+        for frame in prefetch(reader):
+            t1 = time.perf_counter()
+            t["decode_wait"] += t1 - t0
+            if cuts is not None and cuts.update(frame.image):
+                tracker.cut()
+                det.reset()
+            dets = det.detect(frame.image)
+            if not multi_face:
+                dets = _largest(dets)
+            t2 = time.perf_counter()
+            t["detect"] += t2 - t1
+            tracker.update(dets, frame.time_s)
+            t0 = time.perf_counter()
+            t["track"] += t0 - t2
+            yield frame, dets
+    finally:
+        if own_detector:  # a detector passed in belongs to the caller
+            det.close()
 
 
 class _Table:
