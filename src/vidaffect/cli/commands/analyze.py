@@ -83,6 +83,17 @@ def options_from_args(args: argparse.Namespace, progress: bool = False):
     )
 
 
+def parse_formats(text: str) -> list[str]:
+    """``"csv,parquet"`` -> ``["csv", "parquet"]``; a one-line error for unknown or missing formats."""
+    from vidaffect.results.results import FORMATS
+
+    formats = [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise VidaffectError(f"--format: unknown format(s) {bad or formats}; choose from {', '.join(FORMATS)}")
+    return formats
+
+
 def collect_videos(inputs: list[str], exts: str) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Expand files and directories (recursively, by extension); return (videos, missing inputs)."""
     allowed = {"." + e.strip().lower().lstrip(".") for e in exts.split(",") if e.strip()}
@@ -142,12 +153,7 @@ def run_analyze(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_file, args.quiet)
     log = logging.getLogger("vidaffect.analyze")
-    formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    from vidaffect.results.results import FORMATS
-
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise VidaffectError(f"--format: unknown format(s) {bad or formats}; choose from {', '.join(FORMATS)}")
+    formats = parse_formats(args.format)
     out = Path(args.output)
     check_output_dir(out)
     videos, failures = collect_videos(args.inputs, args.video_exts)

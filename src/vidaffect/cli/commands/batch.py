@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from vidaffect.cli.commands.analyze import (DEFAULT_EXTS, add_analysis_arguments, check_output_dir, collect_videos,
-                                            options_from_args, setup_logging)
+                                            options_from_args, parse_formats, setup_logging)
 from vidaffect.errors import VidaffectError
 
 LIST_SUFFIXES = {".txt", ".lst", ".list"}
@@ -29,21 +29,11 @@ def expand_inputs(inputs: list[str], exts: str) -> tuple[list[Path], list[tuple[
     return collect_videos(items, exts)
 
 
-def _formats(text: str) -> list[str]:
-    from vidaffect.results.results import FORMATS
-
-    formats = [f.strip() for f in text.split(",") if f.strip()]
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise VidaffectError(f"--format: unknown format(s) {bad or formats}; choose from {', '.join(FORMATS)}")
-    return formats
-
-
 def run_batch(args: argparse.Namespace) -> int:
     from vidaffect.batch.runner import print_report, run_local
 
     setup_logging(args.log_file, args.quiet)
-    formats = _formats(args.format)
+    formats = parse_formats(args.format)
     out = Path(args.output)
     check_output_dir(out)
     videos, missing = expand_inputs(args.inputs, args.video_exts)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vidaffect.cli.commands.analyze import add_analysis_arguments, check_output_dir, options_from_args, setup_logging
-from vidaffect.cli.commands.batch import _formats
+from vidaffect.cli.commands.analyze import (add_analysis_arguments, check_output_dir, options_from_args, parse_formats,
+                                            setup_logging)
 from vidaffect.errors import VidaffectError
 
 WATCH_EXTS = "mp4,avi,mov,mkv,webm,wmv,m4v"
@@ -23,7 +23,7 @@ def run_watch(args: argparse.Namespace) -> int:
     out = Path(args.output)
     check_output_dir(out)
     watcher = Watcher(directory, out, options_from_args(args), interval=args.interval, exts=args.video_exts,
-                      formats=_formats(args.format), plot=not args.no_plot, threads=args.threads or 1)
+                      formats=parse_formats(args.format), plot=not args.no_plot, threads=args.threads or 1)
     watcher.install_signal_handlers()
     watcher.run()
     return 0
