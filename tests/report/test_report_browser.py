@@ -67,17 +67,24 @@ def cursor_time(page, chart_selector: str, t_end: float) -> float:
     return (x - MARGIN_LEFT) / (w - MARGIN_LEFT - MARGIN_RIGHT) * t_end
 
 
-def assert_rendered(page, selector: str, count: int | None = None) -> None:
-    loc = page.locator(selector)
-    try:  # charts are drawn by script after load: give a loaded machine time to draw them
-        loc.first.wait_for(state="visible", timeout=15000)
-    except Exception:  # noqa: BLE001 - the assertion below reports what is missing
-        pass
-    n = loc.count()
+def assert_rendered(page, selector: str, count: int | None = None, timeout_s: float = 15.0) -> None:
+    """Every element matching ``selector`` (``count`` of them, if given) is laid out with a non-zero size.
+
+    Charts are drawn by script after load and redrawn when the video's metadata arrives, so the check is
+    polled until it holds (or ``timeout_s`` passes), then asserted on the last state seen."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        loc = page.locator(selector)
+        n = loc.count()
+        boxes = [loc.nth(i).bounding_box() for i in range(n)]
+        sized = all(b and b["width"] > 0 and b["height"] > 0 for b in boxes)
+        if ((n > 0 if count is None else n == count) and sized) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(100)
     assert n > 0 if count is None else n == count, (selector, n)
-    for i in range(n):
-        box = loc.nth(i).bounding_box()
-        assert box and box["width"] > 0 and box["height"] > 0, selector
+    assert sized, (selector, boxes)
 
 
 @pytest.mark.integration
