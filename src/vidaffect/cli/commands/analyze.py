@@ -148,17 +148,25 @@ def _print_summary(video: Path, res, paths: dict[str, Path], seconds: float) -> 
         print(f"  {kind:>9}: {path}")
 
 
-def run_analyze(args: argparse.Namespace) -> int:
-    from vidaffect.pipeline.analyzer import Analyzer
-
+def start_run(args: argparse.Namespace, expand=collect_videos) -> tuple[list[str], Path, list[Path], list[tuple[Path, str]]]:
+    """Common start of commands over many videos: logging, ``--format``, the output directory (checked before
+    any work) and the inputs expanded by ``expand``; inputs that yield no video are reported on stderr.
+    Returns ``(formats, out_dir, videos, missing)``."""
     setup_logging(args.log_file, args.quiet)
-    log = logging.getLogger("vidaffect.analyze")
     formats = parse_formats(args.format)
     out = Path(args.output)
     check_output_dir(out)
-    videos, failures = collect_videos(args.inputs, args.video_exts)
-    for p, why in failures:
+    videos, missing = expand(args.inputs, args.video_exts)
+    for p, why in missing:
         print(f"vidaffect: error: {p}: {why}", file=sys.stderr)
+    return formats, out, videos, missing
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from vidaffect.pipeline.analyzer import Analyzer
+
+    formats, out, videos, failures = start_run(args)
+    log = logging.getLogger("vidaffect.analyze")
     if not videos:
         return 1
     plugins = _plugins()

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from vidaffect.cli.commands.analyze import (DEFAULT_EXTS, add_analysis_arguments, check_output_dir, collect_videos,
-                                            options_from_args, parse_formats, setup_logging)
+from vidaffect.cli.commands.analyze import (DEFAULT_EXTS, add_analysis_arguments, collect_videos, options_from_args,
+                                            start_run)
 from vidaffect.errors import VidaffectError
 
 LIST_SUFFIXES = {".txt", ".lst", ".list"}
@@ -32,13 +31,7 @@ def expand_inputs(inputs: list[str], exts: str) -> tuple[list[Path], list[tuple[
 def run_batch(args: argparse.Namespace) -> int:
     from vidaffect.batch.runner import print_report, run_local
 
-    setup_logging(args.log_file, args.quiet)
-    formats = parse_formats(args.format)
-    out = Path(args.output)
-    check_output_dir(out)
-    videos, missing = expand_inputs(args.inputs, args.video_exts)
-    for p, why in missing:
-        print(f"vidaffect: error: {p}: {why}", file=sys.stderr)
+    formats, out, videos, missing = start_run(args, expand=expand_inputs)
     if not videos:
         return 1
     if args.workers < 1:
