@@ -13,6 +13,7 @@ def _train(args: argparse.Namespace) -> int:
     import torch
 
     from vidaffect.data.expressions.base import DatasetError
+    from vidaffect.training.augment import AugmentConfig
     from vidaffect.training.expressions import TrainConfig, train_expressions
     from vidaffect.training.expressions_cli import load_split, stratified_split
 
@@ -34,6 +35,7 @@ def _train(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing, dropout=args.dropout, patience=args.patience, seed=args.seed,
         device=args.device, threads=args.threads, checkpoint_every=args.checkpoint_every,
         tta_flip=not args.no_val_tta, max_steps_per_epoch=args.max_steps_per_epoch,
+        init_from=args.init_from or "", augment=AugmentConfig(erase_prob=args.erase_prob),
     )
     summary = train_expressions(train, val, cfg, resume=args.resume,
                                 progress=lambda m: print(time.strftime("%H:%M:%S"), m, file=sys.stderr, flush=True))
@@ -73,6 +75,10 @@ def register(cli) -> None:
     t.add_argument("--device", default="auto", help="auto (a CUDA GPU when present, else CPU), cpu, cuda or cuda:N")
     t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch default)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/state.pt (mid-epoch included)")
+    t.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="start from the weights of this ExprNet checkpoint (same width and classes): fine-tuning "
+                        "or a further cosine cycle with a fresh optimiser; --resume continues a run instead")
+    t.add_argument("--erase-prob", type=float, default=0.5, help="probability of random erasing per image")
     t.add_argument("--checkpoint-every", type=int, default=100, help="save resume state every N steps")
     t.add_argument("--max-steps-per-epoch", type=int, default=0, help="cap steps per epoch (0: whole epoch; for quick trials)")
     p.set_defaults(func=_train)

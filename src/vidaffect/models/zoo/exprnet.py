@@ -12,6 +12,7 @@ from vidaffect.labels import EMOTIONS
 from vidaffect.models.base import CropSpec, FrameEmotionModel
 from vidaffect.models.checkpoint import load_model_checkpoint, load_state_strict
 from vidaffect.models.exprnet import ExprNet
+from vidaffect.models.fusion import optimize_for_inference
 from vidaffect.models.registry import register_arch_loader, register_model
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -23,7 +24,8 @@ class TorchFrameModel(FrameEmotionModel):
 
     ``value_range`` is the input scaling: ``(-1, 1)`` maps uint8 0..255 to
     [-1, 1]; ``(0, 1)`` to [0, 1].  ``tta_flip`` averages the logits of each
-    crop and its mirror image.
+    crop and its mirror image.  Inference runs ``fast_net``, a copy of ``net`` with Conv+BN folded in
+    channels-last layout (same outputs up to float rounding); ``net`` keeps the original layers.
     """
 
     def __init__(self, net: torch.nn.Module, name: str, classes: tuple[str, ...], crop: CropSpec,
@@ -31,6 +33,7 @@ class TorchFrameModel(FrameEmotionModel):
                  info: dict | None = None) -> None:
         super().__init__()
         self.net = net.to(device).eval()
+        self.fast_net = optimize_for_inference(self.net, device)
         self.name, self.classes, self.crop = name, tuple(classes), crop
         self.device = device
         self.value_range = value_range
@@ -42,15 +45,16 @@ class TorchFrameModel(FrameEmotionModel):
         x = torch.from_numpy(np.ascontiguousarray(crops))
         x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
         lo, hi = self.value_range
-        return (x.float() * ((hi - lo) / 255.0) + lo).to(self.device)
+        x = x.float() * ((hi - lo) / 255.0) + lo
+        return x.to(self.device, memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def logits(self, crops: np.ndarray) -> torch.Tensor:
         x = self.to_input(crops)
-        out = self.net(x)
+        out = self.fast_net(x)
         out = out[0] if isinstance(out, tuple) else out
         if self.tta_flip:
-            f = self.net(torch.flip(x, dims=[3]))
+            f = self.fast_net(torch.flip(x, dims=[3]))
             out = (out + (f[0] if isinstance(f, tuple) else f)) / 2
         return out.float().cpu()
 
