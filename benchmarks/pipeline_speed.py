@@ -3,9 +3,12 @@
 Usage:
     python benchmarks/pipeline_speed.py [--videos NAME ...] [--long-minutes 10] [--threads N]
 
-For each video it prints decode-only fps (PyAV decode + RGB conversion, what
+For each video it runs decode-only and the pipeline ``--repeats`` times,
+interleaved (this machine's load changes from second to second), and prints
+the medians of decode-only fps (PyAV decode + RGB conversion, what
 the pipeline's reader does), full-pipeline fps (every frame: detect, mesh,
-track, align, default model, results), their ratio, and each run's peak RSS.
+track, align, default model, results; BlazeFace on every 3rd frame and
+optical flow in between, the default), their ratio, and the peak RSS.
 Each measurement runs in its own child process so peak RSS is per run.  With
 ``--long-minutes M`` it also builds an M-minute video by concatenating the
 first clip (packets remuxed, no re-encoding) and reports the full pipeline's
@@ -17,6 +20,7 @@ import argparse
 import json
 import multiprocessing as mp
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,7 +40,7 @@ def _decode_only(path: str, q) -> None:
     q.put({"frames": n, "seconds": time.perf_counter() - t, "rss_mb": _peak_rss_mb()})
 
 
-def _pipeline(path: str, threads: int, q) -> None:
+def _pipeline(path: str, threads: int, options: dict, q) -> None:
     import numpy as np
     import torch
 
@@ -44,7 +48,7 @@ def _pipeline(path: str, threads: int, q) -> None:
         torch.set_num_threads(threads)
     from vidaffect.pipeline import Analyzer
 
-    an = Analyzer()  # model + detector loading is not timed
+    an = Analyzer(**options)  # model + detector loading is not timed
     from vidaffect.video import open_video
 
     warm = [f.image for _, f in zip(range(10), open_video(path))]  # first calls initialise MediaPipe/XNNPACK
@@ -96,23 +100,39 @@ def main() -> None:
     ap.add_argument("--videos", nargs="+", default=["WolfgangLanger_Pexels.mp4", "multi_face.avi"])
     ap.add_argument("--long-minutes", type=float, default=0.0, help="also measure memory on a video this long")
     ap.add_argument("--threads", type=int, default=0, help="torch threads in the pipeline (0: default)")
+    ap.add_argument("--mesh-every", type=int, default=None, help="face mesh on every N-th frame (default: analyze's)")
+    ap.add_argument("--detect-every", type=int, default=None, help="BlazeFace on every N-th frame (default: analyze's)")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved decode/pipeline runs per video (medians)")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args()
+    options = {} if args.mesh_every is None else {"mesh_every": args.mesh_every}
+    if args.detect_every is not None:
+        options["detect_every"] = args.detect_every
     rows = []
     for name in args.videos:
         path = Path(name) if Path(name).exists() else SHARED / name
         if not path.exists():
             sys.exit(f"{path}: not found")
-        dec = _run(_decode_only, str(path))
-        full = _run(_pipeline, str(path), args.threads)
-        rows.append({"video": path.name, "frames": full["frames"], "decode_fps": dec["frames"] / dec["seconds"],
-                     "pipeline_fps": full["frames"] / full["seconds"],
-                     "ratio": (full["frames"] / full["seconds"]) / (dec["frames"] / dec["seconds"]),
-                     "decode_rss_mb": dec["rss_mb"], "pipeline_rss_mb": full["rss_mb"], "stages_ms": full["speed"]})
-    print(f"{'video':<28}{'frames':>7}{'decode fps':>12}{'pipeline fps':>14}{'ratio':>8}{'peak RSS MB':>13}")
+        decs, fulls = [], []
+        for _ in range(args.repeats):  # interleaved, so both see the same machine load
+            decs.append(_run(_decode_only, str(path)))
+            fulls.append(_run(_pipeline, str(path), args.threads, options))
+        dec_fps = sorted(d["frames"] / d["seconds"] for d in decs)
+        full_fps = sorted(f["frames"] / f["seconds"] for f in fulls)
+        ratios = sorted(f["frames"] / f["seconds"] / (d["frames"] / d["seconds"]) for d, f in zip(decs, fulls))
+        mid = fulls[[f["frames"] / f["seconds"] for f in fulls].index(statistics.median_low(full_fps))]
+        rows.append({"video": path.name, "frames": mid["frames"], "decode_fps": statistics.median(dec_fps),
+                     "pipeline_fps": statistics.median(full_fps), "ratio": statistics.median(ratios),
+                     "decode_fps_all": dec_fps, "pipeline_fps_all": full_fps, "ratio_all": ratios,
+                     "decode_rss_mb": max(d["rss_mb"] for d in decs),
+                     "pipeline_rss_mb": max(f["rss_mb"] for f in fulls), "stages_ms": mid["speed"]})
+    print(f"medians of {args.repeats} interleaved runs (ratio: median of the per-pair ratios)")
+    print(f"{'video':<28}{'frames':>7}{'decode fps':>12}{'pipeline fps':>14}{'ratio':>8}{'ratio range':>14}"
+          f"{'peak RSS MB':>13}")
     for r in rows:
+        rng = f"{r['ratio_all'][0]:.2f}-{r['ratio_all'][-1]:.2f}"
         print(f"{r['video']:<28}{r['frames']:>7}{r['decode_fps']:>12.1f}{r['pipeline_fps']:>14.1f}"
-              f"{r['ratio']:>8.2f}{r['pipeline_rss_mb']:>13.0f}")
+              f"{r['ratio']:>8.2f}{rng:>14}{r['pipeline_rss_mb']:>13.0f}")
     for r in rows:
         print(f"  {r['video']}: ms/frame by stage {json.dumps(r['stages_ms'])}")
     if args.long_minutes:
@@ -120,7 +140,7 @@ def main() -> None:
         long_path = Path("/tmp") / f"vidaffect_long_{args.long_minutes:g}min.mp4"
         if not long_path.exists():
             concat_video(src, long_path, args.long_minutes)
-        full = _run(_pipeline, str(long_path), args.threads)
+        full = _run(_pipeline, str(long_path), args.threads, options)
         short_rss = rows[0]["pipeline_rss_mb"]
         print(f"\nmemory vs length: {src.name} ({rows[0]['frames']} frames) peak RSS {short_rss:.0f} MB; "
               f"{args.long_minutes:g}-minute concatenation ({full['frames']} frames, "

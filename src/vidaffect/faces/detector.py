@@ -6,6 +6,11 @@ the whole frame, so it tracks its faces between frames instead of
 re-detecting them; each detected face is paired with the mesh whose bounding
 box overlaps it best (Hungarian match on IoU).  A face the mesh missed keeps
 NaN landmarks and is aligned from its BlazeFace keypoints instead.
+
+With ``detect_every=N`` BlazeFace runs on every N-th frame only and the faces
+of the frames in between are carried by sparse optical flow
+(:mod:`vidaffect.faces.flow`); the mesh then runs on every ``mesh_every``-th
+detection frame.
 """
 from __future__ import annotations
 
@@ -14,12 +19,14 @@ import os
 os.environ.setdefault("GLOG_minloglevel", "2")  # silence MediaPipe's C++ INFO lines
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
 from vidaffect.errors import VidaffectError  # noqa: E402
 from vidaffect.faces.align import similarity_matrix  # noqa: E402
 from vidaffect.faces.detections import Detections, box_iou  # noqa: E402
+from vidaffect.faces.flow import propagate  # noqa: E402
 
 DETECTOR_MODELS = {"short": 0, "full": 1}
 MESH_MATCH_IOU = 0.3
@@ -38,19 +45,23 @@ class FaceDetector:
     mesh_every: run the mesh on every N-th frame only; in between, each face
     that overlaps a face meshed on the last mesh frame (IoU >= 0.3) gets that
     mesh moved by the similarity transform of its BlazeFace keypoints (and
-    counts as verified).  1 = mesh every frame.  video_mode: treat consecutive calls as one video (mesh
+    counts as verified).  1 = mesh on every detection frame.  detect_every:
+    run BlazeFace on every N-th frame and carry faces by optical flow in
+    between (1 = detect on every frame).  video_mode: treat consecutive calls as one video (mesh
     tracking); call :meth:`reset` between videos.
     """
 
     def __init__(self, model: str = "short", min_confidence: float = 0.5, max_faces: int = 10,
                  landmarks: bool = True, video_mode: bool = True, unverified_min_confidence: float = 0.75,
-                 mesh_every: int = 1) -> None:
+                 mesh_every: int = 1, detect_every: int = 1) -> None:
         if model not in DETECTOR_MODELS:
             raise VidaffectError(f"unknown detector {model!r}; choose one of {sorted(DETECTOR_MODELS)}")
         if not 0.0 < min_confidence < 1.0:
             raise VidaffectError(f"detection threshold must be in (0, 1), got {min_confidence}")
         if mesh_every < 1:
             raise VidaffectError(f"mesh_every must be >= 1, got {mesh_every}")
+        if detect_every < 1:
+            raise VidaffectError(f"detect_every must be >= 1, got {detect_every}")
         if max_faces < 1:
             raise VidaffectError(f"max faces must be >= 1, got {max_faces}")
         import mediapipe as mp
@@ -60,6 +71,7 @@ class FaceDetector:
         self.landmarks, self.video_mode = landmarks, video_mode
         self.unverified_min_confidence = unverified_min_confidence
         self.mesh_every = mesh_every
+        self.detect_every = detect_every
         self._det = mp.solutions.face_detection.FaceDetection(
             model_selection=DETECTOR_MODELS[model], min_detection_confidence=min_confidence)
         self._mesh = None
@@ -68,6 +80,9 @@ class FaceDetector:
     def reset(self) -> None:
         """Start a new video: drop the mesh's tracking state."""
         self._frame = 0
+        self._detections_run = 0
+        self._last: Detections | None = None  # the previous frame's output (optical flow carries it)
+        self._prev_gray: np.ndarray | None = None
         self._last_meshed: Detections | None = None
         if self._mesh is not None:
             self._mesh.close()
@@ -84,13 +99,29 @@ class FaceDetector:
             self._mesh = None
 
     def detect(self, image: np.ndarray) -> Detections:
-        """Detect faces in an RGB uint8 image ``(H, W, 3)``."""
-        h, w = image.shape[:2]
+        """Faces in an RGB uint8 image ``(H, W, 3)``: detected, or carried by optical flow between detections."""
         image = np.ascontiguousarray(image)
+        if self.detect_every == 1:
+            return self._detect(image)
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        due = self._frame % self.detect_every == 0 or self._last is None or self._prev_gray is None
+        if due or self._prev_gray.shape != gray.shape:
+            out = self._detect(image)
+        else:
+            self._frame += 1
+            out = propagate(self._last, self._prev_gray, gray)
+            if self._mesh is not None:  # the next detection frame carries the mesh from here
+                self._last_meshed = out[np.flatnonzero(out.has_mesh())]
+        self._last, self._prev_gray = out, gray
+        return out
+
+    def _detect(self, image: np.ndarray) -> Detections:
+        h, w = image.shape[:2]
         result = self._det.process(image)
         dets = result.detections or []
-        mesh_due = self._mesh is not None and self._frame % self.mesh_every == 0
+        mesh_due = self._mesh is not None and self._detections_run % self.mesh_every == 0
         self._frame += 1
+        self._detections_run += 1
         if not dets:
             if mesh_due:
                 self._mesh.process(image)  # keep the mesh's tracker in step with the video

@@ -49,6 +49,7 @@ class AnalyzeOptions:
     multi_face: bool = True
     landmarks: bool = True
     mesh_every: int = 2
+    detect_every: int = 3
     face_size: int = 112
     mask: bool = False
     fps: float | None = None
@@ -230,7 +231,7 @@ class Analyzer:
         self.model_crop = CropSpec(spec.size, spec.color, spec.kind, spec.margin, spec.mask or opts.mask)
         self.save_crop = CropSpec(opts.face_size, "rgb", "aligned", 0.0, opts.mask)
         self.detector = FaceDetector(opts.detector, opts.min_confidence, opts.max_faces, opts.landmarks,
-                                     mesh_every=opts.mesh_every)
+                                     mesh_every=opts.mesh_every, detect_every=opts.detect_every)
 
     def close(self) -> None:
         self.detector.close()

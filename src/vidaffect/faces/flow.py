@@ -1,0 +1,71 @@
+"""Carry the faces of one frame to the next with sparse optical flow (between detection frames).
+
+Each face contributes its four central BlazeFace keypoints (eyes, nose tip,
+mouth centre) and a 3x3 grid over the inner face; pyramidal Lucas-Kanade flow
+(OpenCV) moves them to the next frame and a RANSAC similarity fit on the moved
+points moves the face's box, keypoints and mesh landmarks.  A face whose
+points are lost (too few points followed, too few inliers, or an implausible
+jump in scale) is dropped rather than guessed: the next detection frame
+finds it again.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vidaffect.faces.detections import Detections
+
+GRID = np.array([(x, y) for y in (0.35, 0.55, 0.75) for x in (0.3, 0.5, 0.7)], dtype=np.float32)
+MIN_POINTS = 6  # of 13 per face
+MAX_SCALE_STEP = 1.25  # per frame
+LK_PARAMS = dict(winSize=(15, 15), maxLevel=2,
+                 criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
+
+
+def face_points(dets: Detections) -> np.ndarray:
+    """(N, 13, 2) points that flow follows for each face: 4 keypoints + the inner-face grid."""
+    x1, y1, x2, y2 = (dets.xyxy[:, i : i + 1] for i in range(4))
+    grid = np.stack([x1 + (x2 - x1) * GRID[:, 0], y1 + (y2 - y1) * GRID[:, 1]], axis=-1)
+    return np.concatenate([dets.keypoints[:, :4], grid], axis=1).astype(np.float32)
+
+
+def propagate(dets: Detections, prev_gray: np.ndarray, gray: np.ndarray) -> Detections:
+    """Move ``dets`` (found in ``prev_gray``) onto ``gray``; faces that cannot be followed are dropped.
+
+    Scores and face ids are carried over; landmarks (NaN rows included) move with their face.
+    """
+    if len(dets) == 0:
+        return Detections.empty()
+    src = face_points(dets)
+    n, k = src.shape[:2]
+    dst, status, _ = cv2.calcOpticalFlowPyrLK(prev_gray, gray, src.reshape(-1, 1, 2), None, **LK_PARAMS)
+    dst = dst.reshape(n, k, 2)
+    ok = status.reshape(n, k).astype(bool)
+    keep, mats = [], []
+    for i in range(n):
+        if ok[i].sum() < MIN_POINTS:
+            continue
+        width = float(dets.xyxy[i, 2] - dets.xyxy[i, 0])
+        m, inliers = cv2.estimateAffinePartial2D(src[i, ok[i]], dst[i, ok[i]], method=cv2.RANSAC, maxIters=200,
+                                                 ransacReprojThreshold=max(1.0, 0.03 * width))
+        if m is None or int(inliers.sum()) < MIN_POINTS:
+            continue
+        scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+        if not 1 / MAX_SCALE_STEP <= scale <= MAX_SCALE_STEP:
+            continue
+        keep.append(i)
+        mats.append(m.astype(np.float32))
+    if not keep:
+        return Detections.empty()
+    moved = dets[np.array(keep)]
+    for j, m in enumerate(mats):
+        a, t = m[:, :2], m[:, 2]
+        scale = float(np.sqrt(abs(np.linalg.det(a))))
+        box = moved.xyxy[j]
+        centre = a @ ((box[:2] + box[2:]) / 2) + t
+        half = (box[2:] - box[:2]) / 2 * scale
+        moved.xyxy[j] = np.concatenate([centre - half, centre + half])
+        moved.keypoints[j] = moved.keypoints[j] @ a.T + t
+        if moved.landmarks is not None:
+            moved.landmarks[j] = moved.landmarks[j] @ a.T + t
+    return moved

@@ -1,0 +1,92 @@
+"""Optical-flow carrying of faces between detection frames (faces/flow.py) and the detector's schedule."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vidaffect.faces.detections import Detections, box_iou
+from vidaffect.faces.flow import propagate
+
+
+def _texture(h: int = 240, w: int = 320, seed: int = 0) -> np.ndarray:
+    noise = np.random.default_rng(seed).random((h // 4, w // 4)).astype(np.float32)
+    return (cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+
+
+def _face(landmarks: bool = True) -> Detections:
+    kps = np.array([[[130, 100], [170, 100], [150, 125], [150, 145], [115, 110], [185, 110]]], np.float32)
+    lm = np.random.default_rng(1).uniform(115, 185, (1, 468, 2)).astype(np.float32) if landmarks else None
+    return Detections(np.array([[110, 70, 190, 170]]), np.array([0.9]), kps, lm, np.array([7]))
+
+
+def _warp(img: np.ndarray, m: np.ndarray) -> np.ndarray:
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def test_translation_moves_box_keypoints_and_landmarks():
+    prev = _texture()
+    shift = np.array([4.0, -3.0])
+    nxt = _warp(prev, np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float32))
+    face = _face()
+    out = propagate(face, prev, nxt)
+    assert len(out) == 1
+    np.testing.assert_allclose(out.xyxy[0], face.xyxy[0] + np.tile(shift, 2), atol=0.3)
+    np.testing.assert_allclose(out.keypoints[0], face.keypoints[0] + shift, atol=0.3)
+    np.testing.assert_allclose(out.landmarks[0], face.landmarks[0] + shift, atol=0.3)
+    assert out.face_ids[0] == 7 and out.scores[0] == pytest.approx(0.9)
+    assert face.xyxy[0, 0] == 110, "the input detections must not be modified"
+
+
+def test_zoom_scales_the_box_about_the_moved_centre():
+    prev = _texture(seed=2)
+    m = cv2.getRotationMatrix2D((150, 120), 3.0, 1.06)  # rotate 3 degrees, zoom 6 % about (150, 120)
+    nxt = _warp(prev, m)
+    face = _face(landmarks=False)
+    out = propagate(face, prev, nxt)
+    width = out.xyxy[0, 2] - out.xyxy[0, 0]
+    assert width == pytest.approx(80 * 1.06, rel=0.02)
+    expected_kps = face.keypoints[0] @ m[:, :2].T + m[:, 2]
+    np.testing.assert_allclose(out.keypoints[0], expected_kps, atol=0.6)
+    assert out.landmarks is None
+
+
+def test_face_on_a_featureless_frame_is_dropped_not_guessed():
+    prev = _texture(seed=3)
+    flat = np.full_like(prev, 128)
+    assert len(propagate(_face(), prev, flat)) == 0
+    assert len(propagate(Detections.empty(), prev, prev)) == 0
+
+
+def test_detector_runs_blazeface_on_every_nth_frame_and_carries_faces(demo_video):
+    from vidaffect.faces.detector import FaceDetector
+    from vidaffect.video import open_video
+
+    frames = [f.image for _, f in zip(range(24), open_video(demo_video))]
+    exact = FaceDetector(detect_every=1, mesh_every=1)
+    sched = FaceDetector(detect_every=3, mesh_every=2)
+    calls = []
+    real = sched._det.process
+    sched._det.process = lambda img: calls.append(1) or real(img)
+    try:
+        for i, image in enumerate(frames):
+            a, b = exact.detect(image), sched.detect(image)
+            assert len(b) == len(a) >= 1, f"frame {i}: {len(b)} carried faces vs {len(a)} detected"
+            iou = box_iou(a.xyxy, b.xyxy).max(axis=1)
+            assert (iou > 0.8).all(), f"frame {i}: carried boxes drift from fresh detections (IoU {iou})"
+            assert b.has_mesh().all(), f"frame {i}: carried faces keep their mesh"
+        assert len(calls) == 8  # frames 0, 3, ..., 21
+        sched.reset()  # a scene cut: the next frame is detected whatever the schedule
+        sched.detect(frames[1])
+        assert len(calls) == 9
+    finally:
+        exact.close()
+        sched.close()
+
+
+def test_detect_every_must_be_positive():
+    from vidaffect.errors import VidaffectError
+    from vidaffect.faces.detector import FaceDetector
+
+    with pytest.raises(VidaffectError, match="detect_every"):
+        FaceDetector(detect_every=0)
