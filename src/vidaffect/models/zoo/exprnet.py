@@ -51,11 +51,13 @@ class TorchFrameModel(FrameEmotionModel):
     @torch.inference_mode()
     def logits(self, crops: np.ndarray) -> torch.Tensor:
         x = self.to_input(crops)
+        n = len(x)
+        if self.tta_flip:  # crops and mirror images in one forward pass
+            x = torch.cat([x, torch.flip(x, dims=[3])]).contiguous(memory_format=torch.channels_last)
         out = self.fast_net(x)
         out = out[0] if isinstance(out, tuple) else out
         if self.tta_flip:
-            f = self.fast_net(torch.flip(x, dims=[3]))
-            out = (out + (f[0] if isinstance(f, tuple) else f)) / 2
+            out = (out[:n] + out[n:]) / 2
         return out.float().cpu()
 
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
