@@ -113,3 +113,34 @@ def test_checkpoint_round_trip_and_mismatch_errors(tmp_path):
     # exprnet-s given a mini-Xception checkpoint
     with pytest.raises(Exception, match=r"mx.safetensors.*not 'exprnet'"):
         create_model("exprnet-s", checkpoint=tmp_path / "mx.safetensors")
+
+
+def test_init_from_starts_from_the_checkpoint_weights(tmp_path):
+    data = synthetic(10)
+    base = TrainConfig(out_dir=str(tmp_path / "base"), width=8, input_size=24, epochs=6, batch_size=10, lr=1e-2,
+                       warmup_epochs=0.5, label_smoothing=0.0, patience=20, tta_flip=False, checkpoint_every=0,
+                       augment=MILD)
+    first = train_expressions(data, data, base)
+    # a near-zero learning rate: the fine-tuned model must score what the checkpoint scored, not chance
+    tuned = TrainConfig(out_dir=str(tmp_path / "tuned"), width=8, input_size=24, epochs=1, batch_size=10, lr=1e-7,
+                        warmup_epochs=0.0, patience=20, tta_flip=False, checkpoint_every=0, augment=MILD,
+                        init_from=str(tmp_path / "base" / "best.safetensors"))
+    second = train_expressions(data, data, tuned)
+    assert first["best_val_acc"] >= 0.8
+    assert second["best_val_acc"] == pytest.approx(first["best_val_acc"], abs=0.05)
+    scratch = train_expressions(data, data, TrainConfig(**{**tuned.__dict__, "out_dir": str(tmp_path / "s"),
+                                                           "init_from": ""}))
+    assert scratch["best_val_acc"] < first["best_val_acc"] - 0.3
+
+
+def test_init_from_rejects_other_classes_or_widths(tmp_path):
+    data = synthetic(2)
+    ckpt = tmp_path / "w16.safetensors"
+    net = ExprNet(len(EMOTIONS), 16)
+    save_model_checkpoint(ckpt, net, model_config(TrainConfig(width=16), EMOTIONS))
+    with pytest.raises(CheckpointError, match="w16"):
+        train_expressions(data, data, _tiny_cfg(tmp_path / "a", init_from=str(ckpt)))  # width 8 vs 16
+    other = ExpressionData(data.images, data.labels, EMOTIONS[:5])
+    with pytest.raises(CheckpointError, match="classes"):
+        train_expressions(other, other, TrainConfig(out_dir=str(tmp_path / "b"), width=16, input_size=24, epochs=1,
+                                                    batch_size=8, tta_flip=False, init_from=str(ckpt)))
