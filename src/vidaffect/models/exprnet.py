@@ -3,8 +3,9 @@
 Input: grayscale face crops, 48x48, scaled to [-1, 1].  Two stem convolutions
 (the second with stride 2), then five residual basic blocks at 24, 12 and 6
 pixels, global average pooling, dropout and a linear classifier.  With
-``width=32`` it has 0.68M parameters and runs at about 4 ms per face at batch 1
-and 1,000 faces/s at batch 64 on a 2-core laptop-class CPU (see
+``width=32`` it has 0.68M parameters and, with Conv+BN folded and channels-last
+layout (:mod:`vidaffect.models.fusion`), runs at 2-3 ms per face at batch 1 and
+1,500-1,650 faces/s at batch 64 on a 2-core laptop-class CPU (see
 ``benchmarks/model_speed.py``).
 """
 from __future__ import annotations
