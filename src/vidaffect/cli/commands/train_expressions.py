@@ -17,6 +17,8 @@ def _train(args: argparse.Namespace) -> int:
     from vidaffect.training.expressions import TrainConfig, train_expressions
     from vidaffect.training.expressions_cli import load_split, stratified_split
 
+    if not 0.0 <= args.erase_prob <= 1.0:
+        raise VidaffectError(f"--erase-prob must be between 0 and 1, got {args.erase_prob}")
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.device.startswith("cuda") and not torch.cuda.is_available():
