@@ -21,13 +21,9 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from vidaffect.faces.detections import box_iou
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from vidaffect.faces.detections import box_iou
-
-    return box_iou(a, b)
 
 
 def compare(ref, cand, classes) -> dict:
@@ -40,7 +36,7 @@ def compare(ref, cand, classes) -> dict:
         c = by_frame.get(frame)
         if c is None:
             continue
-        iou = _iou(r[["x1", "y1", "x2", "y2"]].to_numpy(), c[["x1", "y1", "x2", "y2"]].to_numpy())
+        iou = box_iou(r[["x1", "y1", "x2", "y2"]].to_numpy(), c[["x1", "y1", "x2", "y2"]].to_numpy())
         rows, cols = linear_sum_assignment(-iou)
         for i, j in zip(rows, cols):
             if iou[i, j] < 0.5:
@@ -78,9 +74,8 @@ def main() -> None:
                 t = time.perf_counter()
                 res = an.analyze(path)
                 fps = res.metadata["frames_analysed"] / (time.perf_counter() - t)
+                classes = list(an.model.classes)
             results[sched] = res
-            classes = res.metadata.get("classes") or [c for c in ("angry", "disgust", "fear", "happy", "sad",
-                                                                  "surprise", "neutral") if c in res.frames]
             q = compare(results["1:1"].frames, res.frames, classes)
             print(f"{path.name:<28}{sched:>9}{q['recall']:>8.3f}{q['extra_per_frame']:>9.3f}{q['iou']:>7.3f}"
                   f"{q['emotion_agree']:>9.3f}{q['prob_mad']:>9.4f}{q['valence_mad']:>9.4f}{fps:>7.1f}", flush=True)

@@ -25,12 +25,19 @@ def shared_video(name: str) -> Path:
 
 
 def write_video(path: Path, frames: list[np.ndarray], pts_s: list[float] | None = None, fps: int = 25,
-                codec: str = "mpeg4") -> Path:
-    """Encode RGB frames; ``pts_s`` gives each frame's timestamp (variable frame rate) in seconds."""
+                codec: str = "mpeg4", gop_size: int | None = None, options: dict[str, str] | None = None) -> Path:
+    """Encode RGB frames; ``pts_s`` gives each frame's timestamp (variable frame rate) in seconds.
+
+    ``gop_size``: frames between key frames; ``options``: encoder options (e.g. ``{"qscale": "2"}``).
+    """
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
         s = out.add_stream(codec, rate=fps)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        if gop_size is not None:
+            s.gop_size = gop_size
+        if options:
+            s.options = options
         tb = Fraction(1, 1000) if pts_s is not None else Fraction(1, fps)
         s.time_base = s.codec_context.time_base = tb
         for i, img in enumerate(frames):

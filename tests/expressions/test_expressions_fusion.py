@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from vidaffect.models.exprnet import ExprNet
-from vidaffect.models.fusion import fold_conv_bn, optimize_for_inference
+from vidaffect.models.fusion import fold_batchnorm, optimize_for_inference
 from vidaffect.models.mini_xception import MiniXception
 from vidaffect.models.zoo.exprnet import TorchFrameModel
 from vidaffect.models.base import CropSpec
@@ -29,7 +29,7 @@ def test_fold_removes_every_sequential_bn_and_keeps_outputs():
     torch.manual_seed(0)
     net = ExprNet(7, 16).eval()
     _randomise_bn(net)
-    folded = fold_conv_bn(net)
+    folded = fold_batchnorm(net)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
     assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules()), "the original must stay untouched"
     x = torch.rand(5, 1, 48, 48) * 2 - 1

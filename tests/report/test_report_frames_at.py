@@ -1,9 +1,7 @@
 """Frame lookup by time (thumbnails): the frame the analysis saw, also after seeking."""
-from fractions import Fraction
-
-import av
 import numpy as np
 import pytest
+from video_fixtures import write_video
 
 from vidaffect.report.frames_at import frames_at, rotate
 from vidaffect.video import open_video
@@ -12,18 +10,8 @@ from vidaffect.video import open_video
 @pytest.fixture(scope="module")
 def numbered(tmp_path_factory):
     """4 s at 10 fps, key frame every 12 frames; frame i has grey level 6 * i."""
-    path = tmp_path_factory.mktemp("fa") / "n.mp4"
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("mpeg4", rate=10)
-        s.width, s.height, s.pix_fmt, s.gop_size = 64, 48, "yuv420p", 12
-        s.time_base = Fraction(1, 10)
-        s.options = {"qscale": "2"}
-        for i in range(40):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 6 * i, np.uint8), format="rgb24")
-            f.pts, f.time_base = i, Fraction(1, 10)
-            out.mux(s.encode(f))
-        out.mux(s.encode(None))
-    return path
+    frames = [np.full((48, 64, 3), 6 * i, np.uint8) for i in range(40)]
+    return write_video(tmp_path_factory.mktemp("fa") / "n.mp4", frames, fps=10, gop_size=12, options={"qscale": "2"})
 
 
 @pytest.mark.parametrize("seek_ahead", [2.0, 0.3])  # 0.3: most jumps seek (to a key frame, then decode on)

@@ -104,8 +104,8 @@ class FaceDetector:
         if self.detect_every == 1:
             return self._detect(image)
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        due = self._frame % self.detect_every == 0 or self._last is None or self._prev_gray is None
-        if due or self._prev_gray.shape != gray.shape:
+        if (self._prev_gray is None or self._frame % self.detect_every == 0
+                or self._prev_gray.shape != gray.shape):
             out = self._detect(image)
         else:
             self._frame += 1

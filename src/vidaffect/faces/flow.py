@@ -41,7 +41,8 @@ def propagate(dets: Detections, prev_gray: np.ndarray, gray: np.ndarray) -> Dete
     dst, status, _ = cv2.calcOpticalFlowPyrLK(prev_gray, gray, src.reshape(-1, 1, 2), None, **LK_PARAMS)
     dst = dst.reshape(n, k, 2)
     ok = status.reshape(n, k).astype(bool)
-    keep, mats = [], []
+    keep: list[int] = []
+    moves: list[tuple[np.ndarray, float]] = []  # (2x3 similarity, its scale) per kept face
     for i in range(n):
         if ok[i].sum() < MIN_POINTS:
             continue
@@ -54,13 +55,12 @@ def propagate(dets: Detections, prev_gray: np.ndarray, gray: np.ndarray) -> Dete
         if not 1 / MAX_SCALE_STEP <= scale <= MAX_SCALE_STEP:
             continue
         keep.append(i)
-        mats.append(m.astype(np.float32))
+        moves.append((m.astype(np.float32), scale))
     if not keep:
         return Detections.empty()
     moved = dets[np.array(keep)]
-    for j, m in enumerate(mats):
+    for j, (m, scale) in enumerate(moves):
         a, t = m[:, :2], m[:, 2]
-        scale = float(np.sqrt(abs(np.linalg.det(a))))
         box = moved.xyxy[j]
         centre = a @ ((box[:2] + box[2:]) / 2) + t
         half = (box[2:] - box[:2]) / 2 * scale

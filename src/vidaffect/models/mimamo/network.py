@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vidaffect.models.fusion import fold_batchnorm
+
 
 class MLP(nn.Module):
     """Macro stream: [Dropout, Linear, BN, ReLU] x 2 on the 2048-d ResNet feature of every frame."""
@@ -101,20 +103,9 @@ class TwoStreamRNN(nn.Module):
 
 
 def fuse_for_inference(net: TwoStreamRNN) -> TwoStreamRNN:
-    """An eval-mode copy with every Conv+BN (and the macro stream's Linear+BN) folded into one layer.
+    """An eval-mode copy with every Conv+BN and Linear+BN pair folded into one layer.
 
-    Same outputs as ``net.eval()`` up to float rounding, about 15% faster on CPU.
+    Same outputs as ``net.eval()`` up to float rounding, about 15% faster on CPU.  Every BatchNorm1d
+    of this network that directly follows a Linear sees ``(N, features)`` rows, so folding it is valid.
     """
-    import copy
-
-    from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
-
-    fused = copy.deepcopy(net).eval()
-    for block in fused.phasenet.conv_net:
-        for conv_i, bn_i in ((0, 1), (3, 4)):
-            block[conv_i] = fuse_conv_bn_eval(block[conv_i], block[bn_i])
-            block[bn_i] = nn.Identity()
-    for lin_i, bn_i in ((1, 2), (5, 6)):
-        fused.mlp.mlp[lin_i] = fuse_linear_bn_eval(fused.mlp.mlp[lin_i], fused.mlp.mlp[bn_i])
-        fused.mlp.mlp[bn_i] = nn.Identity()
-    return fused
+    return fold_batchnorm(net, linear=True)
