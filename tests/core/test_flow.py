@@ -90,3 +90,23 @@ def test_detect_every_must_be_positive():
 
     with pytest.raises(VidaffectError, match="detect_every"):
         FaceDetector(detect_every=0)
+
+
+def test_mesh_is_sized_to_the_faces_found(demo_video):
+    """A mesh looking for exactly the detected faces tracks them instead of re-running its own detector."""
+    from vidaffect.faces.detector import FaceDetector
+    from vidaffect.video import open_video
+
+    frames = {round(f.time_s, 2): f.image for f in open_video(demo_video, fps=4)}
+    det = FaceDetector(detect_every=1, mesh_every=1)
+    try:
+        one = det.detect(frames[1.0])
+        assert len(one) == 1 and one.has_mesh().all()
+        assert sorted(det._meshes) == [1]  # keyed by max_num_faces
+        two = det.detect(frames[5.0])
+        assert len(two) == 2 and two.has_mesh().all()
+        assert sorted(det._meshes) == [1, 2]
+        det.reset()
+        assert det._meshes == {}
+    finally:
+        det.close()
