@@ -110,3 +110,26 @@ def test_mesh_is_sized_to_the_faces_found(demo_video):
         assert det._meshes == {}
     finally:
         det.close()
+
+
+def test_flow_window_covers_faces_with_margin_and_stays_in_frame():
+    from vidaffect.faces.flow import flow_window
+
+    boxes = np.array([[100.0, 50.0, 200.0, 150.0], [300.0, 60.0, 340.0, 100.0]])
+    x0, y0, x1, y1 = flow_window(boxes, (360, 640))
+    assert (x0, y0) == (44, 0)  # 100 - (0.4 * 100 + 16); 50 - 56 clipped at 0
+    assert (x1, y1) == (372, 206)  # 340 + the small face's margin 0.4 * 40 + 16; 150 + 56
+    assert flow_window(np.array([[-500.0, -500.0, -490.0, -490.0]]), (360, 640)) == (0, 0, 640, 360)
+
+
+def test_propagate_on_window_matches_whole_frame(monkeypatch):
+    from vidaffect.faces import flow
+
+    prev = _texture(seed=5)
+    cur = np.roll(prev, (3, -2), axis=(0, 1))
+    face = _face()
+    windowed = flow.propagate(face, prev, cur)
+    monkeypatch.setattr(flow, "flow_window", lambda xyxy, shape: (0, 0, shape[1], shape[0]))
+    whole = flow.propagate(face, prev, cur)
+    np.testing.assert_allclose(windowed.xyxy, whole.xyxy, atol=0.05)
+    np.testing.assert_allclose(windowed.xyxy - face.xyxy, [[-2, 3, -2, 3]], atol=0.3)

@@ -110,12 +110,16 @@ class FaceDetector:
                 refine_landmarks=False, min_detection_confidence=0.5, min_tracking_confidence=0.5)
         return self._meshes[faces]
 
-    def detect(self, image: np.ndarray) -> Detections:
-        """Faces in an RGB uint8 image ``(H, W, 3)``: detected, or carried by optical flow between detections."""
+    def detect(self, image: np.ndarray, gray: np.ndarray | None = None) -> Detections:
+        """Faces in an RGB uint8 image ``(H, W, 3)``: detected, or carried by optical flow between detections.
+
+        gray: the image's grey version if the caller already has it (saves a conversion).
+        """
         image = np.ascontiguousarray(image)
         if self.detect_every == 1:
             return self._detect(image)
-        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        if gray is None:
+            gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if (self._prev_gray is None or self._frame % self.detect_every == 0
                 or self._prev_gray.shape != gray.shape):
             out = self._detect(image)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -108,10 +109,12 @@ def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None =
         for frame in prefetch(reader):
             t1 = time.perf_counter()
             t["decode_wait"] += t1 - t0
-            if cuts is not None and cuts.update(frame.image):
+            # one grey conversion shared by the cut check and optical flow
+            gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY) if cuts is not None or det.detect_every > 1 else None
+            if cuts is not None and cuts.update(gray):  # gray is set whenever cuts is
                 tracker.cut()
                 det.reset()
-            dets = det.detect(frame.image)
+            dets = det.detect(frame.image, gray)
             if not multi_face:
                 dets = _largest(dets)
             t2 = time.perf_counter()

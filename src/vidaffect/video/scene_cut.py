@@ -22,8 +22,10 @@ class SceneCutDetector:
         self._prev = None
 
     def update(self, image: np.ndarray) -> bool:
-        """Feed the next RGB frame; return True if it starts a new shot."""
-        small = cv2.cvtColor(cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        """Feed the next frame (RGB, or its grey version); return True if it starts a new shot."""
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        k = max(1, min(gray.shape[0] // 72, gray.shape[1] // 128))  # subsample first: area-resizing a whole
+        small = cv2.resize(gray[::k, ::k], (64, 36), interpolation=cv2.INTER_AREA)  # 640x480 frame costs 0.5 ms
         hist = cv2.calcHist([small], [0], None, [32], [0, 256])
         cv2.normalize(hist, hist)
         prev, self._prev = self._prev, (small, hist)
