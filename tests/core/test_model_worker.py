@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -61,3 +62,20 @@ def test_model_error_on_worker_thread_reaches_the_caller(demo_video):
         assert not any(t.name.startswith("vidaffect-model") for t in threading.enumerate())
     finally:
         an.close()
+
+
+class SlowModel(RecordingModel):
+    def process(self, batch: FaceBatch) -> list[ModelOutput]:
+        time.sleep(0.04)
+        return super().process(batch)
+
+
+def test_speed_charges_waiting_for_the_model_to_model_wait_not_decode_wait(demo_video):
+    an = Analyzer(model_instance=SlowModel(), end=2.0, batch_size=1)
+    try:
+        speed = an.analyze(demo_video).speed
+    finally:
+        an.close()
+    assert speed["model_wait"] > 20, speed  # every frame has a face and the model needs 40 ms a frame
+    assert speed["decode_wait"] < 10, speed  # the decoder is far ahead of a 40 ms/frame consumer
+    assert speed["total"] >= 40, speed

@@ -104,10 +104,14 @@ def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None =
     tracker = FaceTracker(max_gap_s=max_gap_s)
     cuts = SceneCutDetector() if scene_cuts else None
     t = timings if timings is not None else defaultdict(float)
+    frames = prefetch(reader)
     try:
-        t0 = time.perf_counter()
-        for frame in prefetch(reader):
+        while True:
+            t0 = time.perf_counter()
+            frame = next(frames, None)  # only the wait for the decoder counts as decode_wait
             t1 = time.perf_counter()
+            if frame is None:
+                break
             t["decode_wait"] += t1 - t0
             # one grey conversion shared by the cut check and optical flow
             gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY) if cuts is not None or det.detect_every > 1 else None
@@ -120,10 +124,10 @@ def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None =
             t2 = time.perf_counter()
             t["detect"] += t2 - t1
             tracker.update(dets, frame.time_s)
-            t0 = time.perf_counter()
-            t["track"] += t0 - t2
+            t["track"] += time.perf_counter() - t2
             yield frame, dets
     finally:
+        frames.close()
         if own_detector:  # a detector passed in belongs to the caller
             det.close()
 
@@ -302,9 +306,11 @@ class Analyzer:
             return outs
 
         def collect(keep: int) -> None:
+            t0 = time.perf_counter()
             while len(in_flight) > keep:
                 for out in in_flight.popleft().result():
                     table.fill(out)
+            timings["model_wait"] += time.perf_counter() - t0  # the main thread waiting for the worker
 
         def flush() -> list[FrameResult]:
             nonlocal pending, pending_faces
