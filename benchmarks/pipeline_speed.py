@@ -54,7 +54,8 @@ def _pipeline(path: str, threads: int, options: dict, q) -> None:
     warm = [f.image for _, f in zip(range(10), open_video(path))]  # first calls initialise MediaPipe/XNNPACK
     for image in warm:
         an.detector.detect(image)
-    an.model.predict(np.zeros((8,) + ((an.model_crop.size,) * 2), np.uint8)) if hasattr(an.model, "predict") else None
+    if hasattr(an.model, "predict"):  # and the model's first batch
+        an.model.predict(np.zeros((8,) + ((an.model_crop.size,) * 2), np.uint8))
     t = time.perf_counter()
     res = an.analyze(path)
     q.put({"frames": res.metadata["frames_analysed"], "seconds": time.perf_counter() - t, "rss_mb": _peak_rss_mb(),
@@ -100,7 +101,7 @@ def main() -> None:
     ap.add_argument("--videos", nargs="+", default=["WolfgangLanger_Pexels.mp4", "multi_face.avi"])
     ap.add_argument("--long-minutes", type=float, default=0.0, help="also measure memory on a video this long")
     ap.add_argument("--threads", type=int, default=0, help="torch threads in the pipeline (0: default)")
-    ap.add_argument("--mesh-every", type=int, default=None, help="face mesh on every N-th frame (default: analyze's)")
+    ap.add_argument("--mesh-every", type=int, default=None, help="face mesh on every N-th detection frame (default: analyze's)")
     ap.add_argument("--detect-every", type=int, default=None, help="BlazeFace on every N-th frame (default: analyze's)")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved decode/pipeline runs per video (medians)")
     ap.add_argument("--json", help="also write the rows to this JSON file")

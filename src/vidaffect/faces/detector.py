@@ -42,7 +42,7 @@ class FaceDetector:
     detection the face mesh could not fit is kept only when its score reaches
     this (BlazeFace's false positives on textures score low and never fit a
     mesh, while real faces the mesh misses, such as small far faces, score high).
-    mesh_every: run the mesh on every N-th frame only; in between, each face
+    mesh_every: run the mesh on every N-th detection frame only; in between, each face
     that overlaps a face meshed on the last mesh frame (IoU >= 0.3) gets that
     mesh moved by the similarity transform of its BlazeFace keypoints (and
     counts as verified).  1 = mesh on every detection frame.  detect_every:
