@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Extras needed by the test suite (optional features are tested too).
 TEST_EXTRAS ?= test,report-test,all
+# Exact dev versions (torch); pyproject.toml itself declares ranges.
+CONSTRAINTS ?= constraints/dev.txt
 
 .PHONY: demo test venv bench clean
 
@@ -13,8 +15,8 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # The install step is re-run when pyproject.toml changes.
-$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[$*]"
+$(VENV)/.installed-%: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[$*]"
 	touch $@
 
 venv: $(VENV)/.installed-$(TEST_EXTRAS)

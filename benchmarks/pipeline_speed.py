@@ -13,6 +13,15 @@ Each measurement runs in its own child process so peak RSS is per run.  With
 ``--long-minutes M`` it also builds an M-minute video by concatenating the
 first clip (packets remuxed, no re-encoding) and reports the full pipeline's
 peak RSS on it, to show that memory does not grow with video length.
+
+``--baseline PYTHON:SRC`` adds a third interleaved run per repeat: the default
+pipeline of another checkout (for example the previous release, with its own
+virtual environment), so new-vs-old speed is measured in the same run:
+
+    python benchmarks/pipeline_speed.py --baseline /tmp/mpvenv/bin/python:/tmp/oldtree/src
+
+``--option KEY=VALUE`` (repeatable) sets any analyze option of the new
+pipeline (``--option detector=full``, ``--option min_face=40``).
 """
 from __future__ import annotations
 
@@ -20,7 +29,9 @@ import argparse
 import json
 import multiprocessing as mp
 import resource
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,7 +62,7 @@ def _pipeline(path: str, threads: int, options: dict, q) -> None:
     an = Analyzer(**options)  # model + detector loading is not timed
     from vidaffect.video import open_video
 
-    warm = [f.image for _, f in zip(range(10), open_video(path))]  # first calls initialise MediaPipe/XNNPACK
+    warm = [f.image for _, f in zip(range(10), open_video(path))]  # first calls initialise the face runtime (XNNPACK)
     for image in warm:
         an.detector.detect(image)
     if hasattr(an.model, "predict"):  # and the model's first batch
@@ -70,6 +81,34 @@ def _run(target, *args) -> dict:
     out = q.get()
     p.join()
     return out
+
+
+def _run_baseline(baseline: str, path: str, threads: int) -> dict:
+    """The default pipeline of another checkout (``PYTHON:SRC``), in its own interpreter."""
+    python, src = baseline.split(":", 1)
+    env = dict(os.environ, PYTHONPATH=src)
+    out = subprocess.run([python, __file__, "--child", path, "--threads", str(threads)], env=env,
+                         capture_output=True, text=True, check=False)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode or not lines:
+        sys.exit(f"baseline run failed: {out.stderr.strip().splitlines()[-1:] or out.returncode}")
+    return json.loads(lines[-1])
+
+
+class _Print:
+    """A queue stand-in for ``--child``: the result goes to stdout as JSON."""
+
+    def put(self, item: dict) -> None:
+        print(json.dumps(item), flush=True)
+
+
+def _value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
 
 
 def concat_video(src: Path, dst: Path, minutes: float) -> Path:
@@ -105,19 +144,34 @@ def main() -> None:
     ap.add_argument("--detect-every", type=int, default=None, help="BlazeFace on every N-th frame (default: analyze's)")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved decode/pipeline runs per video (medians)")
     ap.add_argument("--json", help="also write the rows to this JSON file")
+    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="an analyze option for the new pipeline, e.g. detector=full (repeatable)")
+    ap.add_argument("--baseline", metavar="PYTHON:SRC",
+                    help="also run the default pipeline of another checkout: its python and its src folder")
+    ap.add_argument("--child", help=argparse.SUPPRESS)  # internal: one pipeline run for --baseline
     args = ap.parse_args()
+    if args.child:
+        _pipeline(args.child, args.threads, {}, _Print())
+        return
     options = {} if args.mesh_every is None else {"mesh_every": args.mesh_every}
     if args.detect_every is not None:
         options["detect_every"] = args.detect_every
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            sys.exit(f"--option {item!r}: expected KEY=VALUE")
+        options[key] = _value(value)
     rows = []
     for name in args.videos:
         path = Path(name) if Path(name).exists() else SHARED / name
         if not path.exists():
             sys.exit(f"{path}: not found")
-        decs, fulls = [], []
+        decs, fulls, bases = [], [], []
         for _ in range(args.repeats):  # interleaved, so both see the same machine load
             decs.append(_run(_decode_only, str(path)))
             fulls.append(_run(_pipeline, str(path), args.threads, options))
+            if args.baseline:
+                bases.append(_run_baseline(args.baseline, str(path), args.threads))
         dec_fps = sorted(d["frames"] / d["seconds"] for d in decs)
         full_fps = sorted(f["frames"] / f["seconds"] for f in fulls)
         ratios = sorted(f["frames"] / f["seconds"] / (d["frames"] / d["seconds"]) for d, f in zip(decs, fulls))
@@ -126,7 +180,15 @@ def main() -> None:
                      "pipeline_fps": statistics.median(full_fps), "ratio": statistics.median(ratios),
                      "decode_fps_all": dec_fps, "pipeline_fps_all": full_fps, "ratio_all": ratios,
                      "decode_rss_mb": max(d["rss_mb"] for d in decs),
-                     "pipeline_rss_mb": max(f["rss_mb"] for f in fulls), "stages_ms": mid["speed"]})
+                     "pipeline_rss_mb": max(f["rss_mb"] for f in fulls), "stages_ms": mid["speed"],
+                     "faces": mid.get("faces")})
+        if bases:
+            base_fps = [b["frames"] / b["seconds"] for b in bases]
+            rows[-1].update(baseline_fps=statistics.median(base_fps), baseline_faces=bases[0].get("faces"),
+                            baseline_ratio=statistics.median(b / d["frames"] * d["seconds"]
+                                                             for b, d in zip(base_fps, decs)),
+                            new_over_baseline=statistics.median(f["frames"] / f["seconds"] / b
+                                                                for f, b in zip(fulls, base_fps)))
     print(f"medians of {args.repeats} interleaved runs (ratio: median of the per-pair ratios)")
     print(f"{'video':<28}{'frames':>7}{'decode fps':>12}{'pipeline fps':>14}{'ratio':>8}{'ratio range':>14}"
           f"{'peak RSS MB':>13}")
@@ -134,6 +196,12 @@ def main() -> None:
         rng = f"{r['ratio_all'][0]:.2f}-{r['ratio_all'][-1]:.2f}"
         print(f"{r['video']:<28}{r['frames']:>7}{r['decode_fps']:>12.1f}{r['pipeline_fps']:>14.1f}"
               f"{r['ratio']:>8.2f}{rng:>14}{r['pipeline_rss_mb']:>13.0f}")
+    if args.baseline:
+        print(f"\nbaseline ({args.baseline}), same runs:")
+        print(f"{'video':<28}{'faces new':>10}{'faces base':>11}{'base fps':>10}{'base ratio':>11}{'new/base':>10}")
+        for r in rows:
+            print(f"{r['video']:<28}{r['faces']:>10}{r['baseline_faces']:>11}{r['baseline_fps']:>10.1f}"
+                  f"{r['baseline_ratio']:>11.2f}{r['new_over_baseline']:>10.2f}")
     for r in rows:
         print(f"  {r['video']}: ms/frame by stage {json.dumps(r['stages_ms'])}")
     if args.long_minutes:

@@ -20,7 +20,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:  # lazy: `import vidaffect` stays fast (no torch/mediapipe import)
+def __getattr__(name: str) -> Any:  # lazy: `import vidaffect` stays fast (no torch import)
     if name in _LAZY:
         import importlib
 

@@ -25,7 +25,8 @@ def test_help_documents_every_option():
     out = run_cli("analyze", "--help").stdout
     for flag in ["--video-exts", "--model", "--checkpoint", "--batch-size", "--device", "--smoothing-size",
                  "--multi-face", "--single-face", "--face-size", "--mask", "--fps", "--save-crops", "--format",
-                 "--log-file", "--quiet", "--start", "--end", "--detector", "--threshold", "--max-faces"]:
+                 "--log-file", "--quiet", "--start", "--end", "--detector", "--threshold", "--max-faces",
+                 "--face-runtime", "--min-face"]:
         assert flag in out, flag
     assert "Traceback" not in out
 
@@ -55,6 +56,10 @@ def test_directory_run_with_a_bad_file_processes_the_rest(tmp_path):
     (["{v}", "--format", "xls"], "unknown format"),
     (["{v}", "--batch-size", "0"], "batch size must be >= 1"),
     (["{v}", "--model", "no-such-model"], "unknown model 'no-such-model'"),
+    (["{v}", "--threshold", "1.5"], "detection threshold must be in (0, 1)"),
+    (["{v}", "--min-face", "2"], "min face must be >= 8 pixels"),
+    (["{v}", "--face-runtime", "litert", "--device", "cuda"], "device 'cuda'"),
+    (["{v}", "--device", "tpu"], "device 'tpu'"),
 ])
 def test_user_mistakes_give_one_line_errors(tmp_path, args, message):
     v = write_video(tmp_path / "v.mp4", numbered_frames(3), fps=10)
@@ -70,3 +75,14 @@ def test_unwritable_output_directory(tmp_path):
     blocker.write_text("x")
     r = run_cli("analyze", str(v), "-o", str(blocker / "sub"))
     assert r.returncode == 1 and "output directory is not writable" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_quiet_run_prints_nothing_and_a_normal_run_only_our_own_lines(demo_video, tmp_path):
+    """No native log lines (TFLite, XNNPACK, absl) reach the console: -q is silent on success."""
+    quiet = run_cli("analyze", str(demo_video), "-o", str(tmp_path / "q"), "-q", "--end", "2")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == "" and quiet.stderr == ""
+    loud = run_cli("analyze", str(demo_video), "-o", str(tmp_path / "l"), "--end", "2")
+    assert loud.returncode == 0
+    for noise in ("INFO:", "XNNPACK", "TensorFlow", "W0000", "I0000", "absl", "delegate"):
+        assert noise not in loud.stderr and noise not in loud.stdout, noise

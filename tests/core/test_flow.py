@@ -66,8 +66,8 @@ def test_detector_runs_blazeface_on_every_nth_frame_and_carries_faces(demo_video
     exact = FaceDetector(detect_every=1, mesh_every=1)
     sched = FaceDetector(detect_every=3, mesh_every=2)
     calls = []
-    real = sched._det.process
-    sched._det.process = lambda img: calls.append(1) or real(img)
+    real = sched._finder.detect
+    sched._finder.detect = lambda img, **kw: calls.append(1) or real(img, **kw)
     try:
         for i, image in enumerate(frames):
             a, b = exact.detect(image), sched.detect(image)
@@ -92,22 +92,26 @@ def test_detect_every_must_be_positive():
         FaceDetector(detect_every=0)
 
 
-def test_mesh_is_sized_to_the_faces_found(demo_video):
-    """A mesh looking for exactly the detected faces tracks them instead of re-running its own detector."""
+def test_mesh_tracks_a_face_the_detector_misses(demo_video):
+    """A face with landmarks on the previous frame that detection misses is followed by the mesh alone."""
     from vidaffect.faces.detector import FaceDetector
+    from vidaffect.faces.detections import Detections
     from vidaffect.video import open_video
 
-    frames = {round(f.time_s, 2): f.image for f in open_video(demo_video, fps=4)}
+    frames = [f.image for _, f in zip(range(6), open_video(demo_video, fps=8, start=1.0))]
     det = FaceDetector(detect_every=1, mesh_every=1)
     try:
-        one = det.detect(frames[1.0])
-        assert len(one) == 1 and one.has_mesh().all()
-        assert sorted(det._meshes) == [1]  # keyed by max_num_faces
-        two = det.detect(frames[5.0])
-        assert len(two) == 2 and two.has_mesh().all()
-        assert sorted(det._meshes) == [1, 2]
-        det.reset()
-        assert det._meshes == {}
+        first = det.detect(frames[0])
+        assert len(first) == 1 and first.has_mesh().all()
+        det._finder.detect = lambda img, **kw: Detections.empty()  # the detector now misses it
+        tracked = det.detect(frames[1])
+        assert len(tracked) == 1 and tracked.has_mesh().all()
+        assert box_iou(first.xyxy, tracked.xyxy)[0, 0] > 0.5
+        det.reset()  # after a cut nothing is followed
+        assert len(det.detect(frames[2])) == 0
+        blank = np.zeros_like(frames[3])
+        det.detect(frames[3])  # no previous face: nothing to follow
+        assert len(det.detect(blank)) == 0
     finally:
         det.close()
 

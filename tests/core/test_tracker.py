@@ -70,7 +70,7 @@ def test_carried_mesh_follows_keypoint_motion():
     """Between mesh frames, a face's last mesh is moved by its keypoints' similarity transform."""
     from vidaffect.faces.detector import FaceDetector
 
-    det = FaceDetector.__new__(FaceDetector)  # no MediaPipe needed for this step
+    det = FaceDetector.__new__(FaceDetector)  # no networks needed for this step
     kps = np.zeros((1, 6, 2), np.float32)
     kps[0, :4] = [[40, 50], [80, 50], [60, 70], [60, 90]]
     lm = np.random.default_rng(0).uniform(30, 100, (1, 468, 2)).astype(np.float32)

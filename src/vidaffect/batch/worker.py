@@ -58,7 +58,7 @@ def pool_context():
 
     Workers fork from a clean single-threaded server process (never from the
     caller, which may hold threads or an event loop), and do not each pay the
-    torch + MediaPipe import again.
+    torch + face-runtime import again.
     """
     import multiprocessing as mp
 

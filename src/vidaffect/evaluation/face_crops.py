@@ -3,7 +3,7 @@
 Measures whether crops cut by ``vidaffect analyze`` match a model's training
 distribution: every image is upscaled 4x and padded (FER-style tight crops
 are too small and too tight for the detector), the highest-scoring face is
-detected (MediaPipe, with mesh landmarks) and aligned to the model's
+detected (BlazeFace, with mesh landmarks) and aligned to the model's
 :class:`~vidaffect.models.base.CropSpec`.
 """
 from __future__ import annotations

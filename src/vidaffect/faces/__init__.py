@@ -1,4 +1,4 @@
-"""Faces: detection (MediaPipe), tracking, alignment."""
+"""Faces: detection and face mesh (MediaPipe's models, run by vidaffect), tracking, alignment."""
 from vidaffect.faces.align import align_faces, face_points
 from vidaffect.faces.detections import KEYPOINT_NAMES, Detections, box_iou
 from vidaffect.faces.detector import FaceDetector

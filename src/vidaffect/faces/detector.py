@@ -1,61 +1,71 @@
-"""Face detection (MediaPipe BlazeFace, short or full range) and face-mesh landmarks.
+"""The face stage's front: find faces (BlazeFace), fit the 468-point mesh, carry both between detection frames.
 
-Uses MediaPipe's legacy ``solutions`` API, whose TFLite models ship inside the
-``mediapipe==0.10.21`` wheel (no download).  The mesh runs in video mode over
-the whole frame, so it tracks its faces between frames instead of
-re-detecting them; each detected face is paired with the mesh whose bounding
-box overlaps it best (Hungarian match on IoU).  A face the mesh missed keeps
-NaN landmarks and is aligned from its BlazeFace keypoints instead.
+vidaffect runs MediaPipe's face models itself (:mod:`vidaffect.faces.runtime`:
+LiteRT on a CPU, PyTorch on a GPU).  Detector models:
 
-With ``detect_every=N`` BlazeFace runs on every N-th frame only and the faces
-of the frames in between are carried by sparse optical flow
-(:mod:`vidaffect.faces.flow`); the mesh then runs on every ``mesh_every``-th
-detection frame.
+* ``multiscale`` (default): the full-range detector on the whole frame plus
+  tiles, so faces from ``min_face`` pixels to the full frame are found at any
+  resolution (:mod:`vidaffect.faces.multiscale`);
+* ``full``: the full-range detector on the whole frame (MediaPipe's model 1);
+* ``short``: the short-range detector (MediaPipe's model 0: large, near faces).
+
+Each detection gets mesh landmarks from its own region: the previous frame's
+landmarks of the same face when there are some (tracking), else its eye
+keypoints.  The mesh's face flag verifies it: a detection without a fitted
+mesh is kept only when its score reaches ``unverified_min_confidence``.  A
+face the detector misses on a detection frame but that had landmarks on the
+previous frame is followed by the mesh alone while its face flag holds.
+
+With ``detect_every=N`` detection runs on every N-th frame and faces are
+carried by sparse optical flow in between (:mod:`vidaffect.faces.flow`); the
+mesh runs on every ``mesh_every``-th detection frame, and on the others each
+face's last mesh is moved by its keypoints' motion.
 """
 from __future__ import annotations
 
-import os
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
 
-os.environ.setdefault("GLOG_minloglevel", "2")  # silence MediaPipe's C++ INFO lines
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from vidaffect.errors import VidaffectError
+from vidaffect.faces.align import similarity_matrix
+from vidaffect.faces.blazeface import BlazeFace
+from vidaffect.faces.detections import Detections, box_iou
+from vidaffect.faces.flow import move_faces, propagate
+from vidaffect.faces.mesh import FaceMesh, roi_from_detection, roi_from_landmarks
+from vidaffect.faces.multiscale import MultiScaleFinder
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy.optimize import linear_sum_assignment  # noqa: E402
-
-from vidaffect.errors import VidaffectError  # noqa: E402
-from vidaffect.faces.align import similarity_matrix  # noqa: E402
-from vidaffect.faces.detections import Detections, box_iou  # noqa: E402
-from vidaffect.faces.flow import propagate  # noqa: E402
-
-DETECTOR_MODELS = {"short": 0, "full": 1}
+DETECTOR_MODELS = ("multiscale", "full", "short")
+DEFAULT_DETECTOR = "multiscale"
 MESH_MATCH_IOU = 0.3
+DEFAULT_MIN_FACE = 32.0
 
 
 class FaceDetector:
     """Find faces (and optionally 468 mesh landmarks) in RGB frames.
 
-    model: ``"short"`` (BlazeFace short range, faces within ~2 m, fastest) or
-    ``"full"`` (full range, small/far faces).  min_confidence: detection
-    threshold.  max_faces: keep at most this many (largest first).  landmarks:
-    run the face mesh.  unverified_min_confidence: with landmarks on, a
-    detection the face mesh could not fit is kept only when its score reaches
-    this (BlazeFace's false positives on textures score low and never fit a
-    mesh, while real faces the mesh misses, such as small far faces, score high).
-    mesh_every: run the mesh on every N-th detection frame only; in between, each face
-    that overlaps a face meshed on the last mesh frame (IoU >= 0.3) gets that
-    mesh moved by the similarity transform of its BlazeFace keypoints (and
-    counts as verified).  1 = mesh on every detection frame.  detect_every:
-    run BlazeFace on every N-th frame and carry faces by optical flow in
-    between (1 = detect on every frame).  video_mode: treat consecutive calls as one video (mesh
-    tracking); call :meth:`reset` between videos.
+    model: ``"multiscale"`` (default; every size from ``min_face`` px up),
+    ``"full"`` or ``"short"`` (one BlazeFace pass over the whole frame).
+    min_confidence: detection score threshold (applied as given).  max_faces:
+    keep at most this many (largest first).  landmarks: fit the face mesh.
+    unverified_min_confidence: with landmarks on, a detection the mesh could
+    not fit is kept only when its score reaches this.  mesh_every: run the mesh
+    on every N-th detection frame only (faces in between get their last mesh
+    moved by their keypoints).  detect_every: detect on every N-th frame and
+    carry faces by optical flow in between.  video_mode: consecutive calls are
+    one video (mesh tracking); call :meth:`reset` between videos and at cuts.
+    runtime / device: where the networks run (``auto``, ``litert``, ``torch``;
+    ``cpu`` or ``cuda[:N]``).  min_face: smallest face width (pixels) the
+    multiscale model looks for.  precision: the torch runtime's arithmetic (``auto``: bf16 on CPUs
+    with AMX, fp32 elsewhere; ``fp32``, ``bf16``, ``fp16``).
     """
 
-    def __init__(self, model: str = "short", min_confidence: float = 0.5, max_faces: int = 10,
+    def __init__(self, model: str = DEFAULT_DETECTOR, min_confidence: float = 0.5, max_faces: int = 10,
                  landmarks: bool = True, video_mode: bool = True, unverified_min_confidence: float = 0.75,
-                 mesh_every: int = 1, detect_every: int = 1) -> None:
+                 mesh_every: int = 1, detect_every: int = 1, runtime: str = "auto", device: str = "cpu",
+                 min_face: float = DEFAULT_MIN_FACE, precision: str = "auto") -> None:
         if model not in DETECTOR_MODELS:
-            raise VidaffectError(f"unknown detector {model!r}; choose one of {sorted(DETECTOR_MODELS)}")
+            raise VidaffectError(f"unknown detector {model!r}; choose one of {', '.join(DETECTOR_MODELS)}")
         if not 0.0 < min_confidence < 1.0:
             raise VidaffectError(f"detection threshold must be in (0, 1), got {min_confidence}")
         if mesh_every < 1:
@@ -64,51 +74,33 @@ class FaceDetector:
             raise VidaffectError(f"detect_every must be >= 1, got {detect_every}")
         if max_faces < 1:
             raise VidaffectError(f"max faces must be >= 1, got {max_faces}")
-        import mediapipe as mp
-
-        self._mp = mp
+        if min_face < 8:
+            raise VidaffectError(f"min face must be >= 8 pixels, got {min_face}")
         self.model, self.min_confidence, self.max_faces = model, min_confidence, max_faces
         self.landmarks, self.video_mode = landmarks, video_mode
         self.unverified_min_confidence = unverified_min_confidence
-        self.mesh_every = mesh_every
-        self.detect_every = detect_every
-        self._det = mp.solutions.face_detection.FaceDetection(
-            model_selection=DETECTOR_MODELS[model], min_detection_confidence=min_confidence)
-        self._meshes: dict[int, object] = {}  # one video-mode FaceMesh per face count, made when first needed
+        self.mesh_every, self.detect_every = mesh_every, detect_every
+        blaze = BlazeFace("short" if model == "short" else "full", min_confidence, runtime, device, precision)
+        self._finder = MultiScaleFinder(blaze, min_face) if model == "multiscale" else blaze
+        self._mesh = FaceMesh(runtime=runtime, device=device, precision=precision) if landmarks else None
+        self.runtime = blaze.runtime
+        self._last_shape: tuple[int, ...] | None = None
         self.reset()
 
     def reset(self) -> None:
-        """Start a new video: drop the mesh's tracking state."""
+        """Start a new video (or shot): forget the faces and meshes of earlier frames."""
         self._frame = 0
         self._detections_run = 0
-        self._last: Detections | None = None  # the previous frame's output (optical flow carries it)
+        self._last: Detections | None = None  # the previous frame's output (flow and mesh tracking start here)
         self._prev_gray: np.ndarray | None = None
         self._last_meshed: Detections | None = None
-        self._close_meshes()
+        if isinstance(self._finder, MultiScaleFinder):
+            self._finder.reset()
 
     def close(self) -> None:
-        self._det.close()
-        self._close_meshes()
-
-    def _close_meshes(self) -> None:
-        for mesh in self._meshes.values():
-            mesh.close()
-        self._meshes.clear()
-
-    def _mesh_for(self, faces: int):
-        """The FaceMesh that looks for exactly ``faces`` faces.
-
-        In video mode MediaPipe's mesh re-runs its own face detector on every
-        frame until it tracks ``max_num_faces`` faces, so a mesh sized to the
-        faces BlazeFace found tracks them and skips that second detection
-        (measured 5.1 instead of 8.5 ms per call on a one-face clip).
-        """
-        faces = min(faces, self.max_faces)
-        if faces not in self._meshes:
-            self._meshes[faces] = self._mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=not self.video_mode, max_num_faces=faces,
-                refine_landmarks=False, min_detection_confidence=0.5, min_tracking_confidence=0.5)
-        return self._meshes[faces]
+        self._finder.close()
+        if self._mesh is not None:
+            self._mesh.close()
 
     def detect(self, image: np.ndarray, gray: np.ndarray | None = None) -> Detections:
         """Faces in an RGB uint8 image ``(H, W, 3)``: detected, or carried by optical flow between detections.
@@ -116,57 +108,80 @@ class FaceDetector:
         gray: the image's grey version if the caller already has it (saves a conversion).
         """
         image = np.ascontiguousarray(image)
+        if self._last is not None and self._last_shape != image.shape:
+            self.reset()
+        self._last_shape = image.shape
         if self.detect_every == 1:
-            return self._detect(image)
-        if gray is None:
-            gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        if (self._prev_gray is None or self._frame % self.detect_every == 0
-                or self._prev_gray.shape != gray.shape):
             out = self._detect(image)
         else:
-            self._frame += 1
-            out = propagate(self._last, self._prev_gray, gray)
-            if self.landmarks:  # the next detection frame carries the mesh from here
-                self._last_meshed = out[np.flatnonzero(out.has_mesh())]
-        self._last, self._prev_gray = out, gray
+            if gray is None:
+                gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+            if self._prev_gray is None or self._frame % self.detect_every == 0:
+                out = self._detect(image)
+            else:
+                self._frame += 1
+                out = propagate(self._last, self._prev_gray, gray)
+                if self.landmarks:  # the next detection frame carries the mesh from here
+                    self._last_meshed = out[np.flatnonzero(out.has_mesh())]
+            self._prev_gray = gray
+        if self.video_mode:
+            self._last = out
         return out
 
     def _detect(self, image: np.ndarray) -> Detections:
-        h, w = image.shape[:2]
-        result = self._det.process(image)
-        dets = result.detections or []
+        if isinstance(self._finder, MultiScaleFinder):  # every tile on a shot's first detection frame, then in turn
+            out = self._finder.detect(image, full_scan=self._detections_run == 0 or not self.video_mode)
+        else:
+            out = self._finder.detect(image)
         mesh_due = self.landmarks and self._detections_run % self.mesh_every == 0
         self._frame += 1
         self._detections_run += 1
-        if not dets:
-            if mesh_due:
-                self._last_meshed = None
-            return Detections.empty()
-        boxes, scores, kps = [], [], []
-        for d in dets:
-            rb = d.location_data.relative_bounding_box
-            boxes.append([rb.xmin * w, rb.ymin * h, (rb.xmin + rb.width) * w, (rb.ymin + rb.height) * h])
-            scores.append(d.score[0] if d.score else 0.0)
-            kps.append([[k.x * w, k.y * h] for k in d.location_data.relative_keypoints][:6])
-        out = Detections(np.array(boxes), np.array(scores), np.array(kps))
         if len(out) > self.max_faces:
             out = out[np.argsort(-out.area)[: self.max_faces]]
-        if self.landmarks:
-            if mesh_due:
-                out.landmarks = self._match_mesh(image, out)
-                self._last_meshed = out[np.flatnonzero(out.has_mesh())]
-            else:
-                out.landmarks = self._carry_mesh(out)
-            keep = out.has_mesh() | (out.scores >= self.unverified_min_confidence)
-            if not keep.all():
-                out = out[np.flatnonzero(keep)]
-        return out
+        if not self.landmarks:
+            return out
+        prev = self._last[np.flatnonzero(self._last.has_mesh())] if self._last is not None else None
+        matched, missed = _match(out, prev)
+        if mesh_due:
+            out.landmarks = self._fit_mesh(image, out, prev, matched)
+            self._last_meshed = out[np.flatnonzero(out.has_mesh())]
+        else:
+            out.landmarks = self._carry_mesh(out)
+        if len(missed) and len(out) < self.max_faces:
+            out = _concat(out, self._track(image, prev[missed[: self.max_faces - len(out)]]))
+        keep = out.has_mesh() | (out.scores >= self.unverified_min_confidence)
+        return out if keep.all() else out[np.flatnonzero(keep)]
+
+    def _fit_mesh(self, image: np.ndarray, dets: Detections, prev: Detections | None,
+                  matched: dict[int, int]) -> np.ndarray:
+        """Mesh landmarks for each detection, from its previous landmarks when matched, else its keypoints."""
+        rois = [roi_from_landmarks(prev.landmarks[matched[i]]) if i in matched
+                else roi_from_detection(dets.xyxy[i], dets.keypoints[i]) for i in range(len(dets))]
+        lm, _ = self._mesh.run(image, rois)
+        return lm[:, :, :2]
+
+    def _track(self, image: np.ndarray, prev: Detections) -> Detections:
+        """Follow faces the detector missed with the mesh alone; those whose face flag fails are dropped."""
+        lm, _ = self._mesh.run(image, [roi_from_landmarks(p) for p in prev.landmarks])
+        found = ~np.isnan(lm[:, 0, 0])
+        if not found.any():
+            return Detections.empty()
+        kept = prev[np.flatnonzero(found)]
+        new = lm[found, :, :2]
+        moves = []
+        for old_pts, new_pts in zip(kept.landmarks, new):
+            m = similarity_matrix(old_pts, new_pts)
+            moves.append((m, float(np.sqrt(abs(np.linalg.det(m[:, :2]))))))
+        moved = move_faces(kept, moves)
+        moved.landmarks = new
+        moved.face_ids = np.full(len(moved), -1, dtype=np.int64)
+        return moved
 
     def _carry_mesh(self, dets: Detections) -> np.ndarray:
         """Landmarks of the last mesh frame, moved onto each overlapping face by its keypoints' motion."""
         out = np.full((len(dets), 468, 2), np.nan, dtype=np.float32)
         prev = self._last_meshed
-        if prev is None or len(prev) == 0:
+        if prev is None or len(prev) == 0 or len(dets) == 0:
             return out
         iou = box_iou(dets.xyxy, prev.xyxy)
         rows, cols = linear_sum_assignment(-iou)
@@ -176,18 +191,30 @@ class FaceDetector:
                 out[r] = prev.landmarks[c] @ m[:, :2].T + m[:, 2]
         return out
 
-    def _match_mesh(self, image: np.ndarray, dets: Detections) -> np.ndarray:
-        h, w = image.shape[:2]
-        res = self._mesh_for(len(dets)).process(image)
-        meshes = [np.array([[p.x * w, p.y * h] for p in fl.landmark], dtype=np.float32)
-                  for fl in (res.multi_face_landmarks or [])]
-        out = np.full((len(dets), 468, 2), np.nan, dtype=np.float32)
-        if not meshes:
-            return out
-        mesh_boxes = np.array([[m[:, 0].min(), m[:, 1].min(), m[:, 0].max(), m[:, 1].max()] for m in meshes])
-        iou = box_iou(dets.xyxy, mesh_boxes)
-        rows, cols = linear_sum_assignment(-iou)
-        for r, c in zip(rows, cols):
-            if iou[r, c] >= MESH_MATCH_IOU:
-                out[r] = meshes[c][:468]
-        return out
+
+def _match(dets: Detections, prev: Detections | None) -> tuple[dict[int, int], np.ndarray]:
+    """Pair detections with the previous frame's meshed faces (IoU >= MESH_MATCH_IOU).
+
+    Returns {detection: previous face} and the previous faces left unpaired.
+    """
+    if prev is None or len(prev) == 0:
+        return {}, np.zeros(0, dtype=np.int64)
+    if len(dets) == 0:
+        return {}, np.arange(len(prev))
+    iou = box_iou(dets.xyxy, prev.xyxy)
+    rows, cols = linear_sum_assignment(-iou)
+    matched = {int(r): int(c) for r, c in zip(rows, cols) if iou[r, c] >= MESH_MATCH_IOU}
+    # a previous face that overlaps any detection is not "missed", even if another face took the pairing
+    covered = (iou >= MESH_MATCH_IOU).any(axis=0)
+    return matched, np.flatnonzero(~covered)
+
+
+def _concat(a: Detections, b: Detections) -> Detections:
+    if len(b) == 0:
+        return a
+    if len(a) == 0:
+        return b
+    lm = np.concatenate([a.landmarks, b.landmarks]) if a.landmarks is not None and b.landmarks is not None else None
+    return Detections(np.concatenate([a.xyxy, b.xyxy]), np.concatenate([a.scores, b.scores]),
+                      np.concatenate([a.keypoints, b.keypoints]), lm,
+                      np.concatenate([a.face_ids, b.face_ids]))

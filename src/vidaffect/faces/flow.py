@@ -82,14 +82,18 @@ def propagate(dets: Detections, prev_gray: np.ndarray, gray: np.ndarray) -> Dete
         moves.append((m.astype(np.float32), scale))
     if not keep:
         return Detections.empty()
-    moved = dets[np.array(keep)]
+    return move_faces(dets[np.array(keep)], moves)
+
+
+def move_faces(dets: Detections, moves: list[tuple[np.ndarray, float]]) -> Detections:
+    """Apply one (2x3 similarity, its scale) per face to boxes (kept axis-aligned), keypoints and landmarks, in place."""
     for j, (m, scale) in enumerate(moves):
         a, t = m[:, :2], m[:, 2]
-        box = moved.xyxy[j]
+        box = dets.xyxy[j]
         centre = a @ ((box[:2] + box[2:]) / 2) + t
         half = (box[2:] - box[:2]) / 2 * scale
-        moved.xyxy[j] = np.concatenate([centre - half, centre + half])
-        moved.keypoints[j] = moved.keypoints[j] @ a.T + t
-        if moved.landmarks is not None:
-            moved.landmarks[j] = moved.landmarks[j] @ a.T + t
-    return moved
+        dets.xyxy[j] = np.concatenate([centre - half, centre + half])
+        dets.keypoints[j] = dets.keypoints[j] @ a.T + t
+        if dets.landmarks is not None:
+            dets.landmarks[j] = dets.landmarks[j] @ a.T + t
+    return dets

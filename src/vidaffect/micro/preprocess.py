@@ -164,7 +164,7 @@ def preprocess_samples(
             bar.update(1)
     else:
         # spawn, not fork: forking a process that already runs threads (torch, OpenCV,
-        # MediaPipe) can deadlock the children
+        # the face runtime) can deadlock the children
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(process_sample, s, out_dir / "features" / f"{s.key}.npz", config) for s in todo]
             try:

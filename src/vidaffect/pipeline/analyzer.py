@@ -33,6 +33,7 @@ from vidaffect.models.registry import DEFAULT_MODEL, create_model
 from vidaffect.results.results import Results
 from vidaffect.results.smoothing import smooth_frames
 from vidaffect.results.va import derived_va
+from vidaffect.utils.device import check_device
 from vidaffect.video import PyAVReader, VideoFrame, open_video
 from vidaffect.video.prefetch import prefetch
 from vidaffect.video.scene_cut import SceneCutDetector
@@ -51,7 +52,9 @@ class AnalyzeOptions:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
     batch_size: int = 32
-    detector: str = "short"
+    detector: str = "multiscale"
+    face_runtime: str = "auto"
+    min_face: float = 32.0
     min_confidence: float = 0.5
     max_faces: int = 10
     multi_face: bool = True
@@ -92,7 +95,7 @@ def _largest(dets: Detections) -> Detections:
 
 
 def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None = None, start: float | None = None,
-                       end: float | None = None, detector: str | FaceDetector = "short", min_confidence: float = 0.5,
+                       end: float | None = None, detector: str | FaceDetector = "multiscale", min_confidence: float = 0.5,
                        max_faces: int = 10, multi_face: bool = True, landmarks: bool = True, max_gap_s: float = 1.0,
                        scene_cuts: bool = True, timings: dict[str, float] | None = None,
                        ) -> Iterator[tuple[VideoFrame, Detections]]:
@@ -203,10 +206,15 @@ def _emotion_column(df: pd.DataFrame, classes: tuple[str, ...]) -> pd.Series:
 def _versions() -> dict[str, str]:
     import av
     import cv2
-    import mediapipe
     import torch
 
-    return {"vidaffect": __version__, "torch": torch.__version__, "mediapipe": mediapipe.__version__,
+    try:
+        from importlib.metadata import version
+
+        litert = version("ai-edge-litert")
+    except Exception:  # not installed: the face stage then runs on torch
+        litert = None
+    return {"vidaffect": __version__, "torch": torch.__version__, "ai-edge-litert": litert,
             "av": av.__version__, "opencv": cv2.__version__, "numpy": np.__version__, "pandas": pd.__version__}
 
 
@@ -230,9 +238,14 @@ class Analyzer:
             raise VidaffectError(f"face size must be >= 16 pixels, got {opts.face_size}")
         if opts.smoothing_size < 0:
             raise VidaffectError(f"smoothing size must be >= 0 seconds, got {opts.smoothing_size}")
+        if model_instance is None:
+            check_device(opts.device)
+        from vidaffect.faces.runtime import resolve
+
+        resolve(opts.face_runtime, opts.device)  # a bad --face-runtime / --device pair fails before loading
         self.options = opts
         if opts.threads > 0:
-            # torch's intra-op threads; MediaPipe and the decoder thread use the other cores.  On a 2-core
+            # torch's intra-op threads; the face stage and the decoder thread use the other cores.  On a 2-core
             # CPU, 1 thread is fastest: with 2, the model's threads wait on each other (measured 2 vs 22 ms/frame).
             import torch
 
@@ -245,7 +258,8 @@ class Analyzer:
         self.model_crop = CropSpec(spec.size, spec.color, spec.kind, spec.margin, spec.mask or opts.mask)
         self.save_crop = CropSpec(opts.face_size, "rgb", "aligned", 0.0, opts.mask)
         self.detector = FaceDetector(opts.detector, opts.min_confidence, opts.max_faces, opts.landmarks,
-                                     mesh_every=opts.mesh_every, detect_every=opts.detect_every)
+                                     mesh_every=opts.mesh_every, detect_every=opts.detect_every,
+                                     runtime=opts.face_runtime, device=opts.device, min_face=opts.min_face)
 
     def close(self) -> None:
         self.detector.close()

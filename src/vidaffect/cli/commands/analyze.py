@@ -40,17 +40,19 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-size", type=int, help="temporal models (resnet18-tsm): crop size fed to the network (default 224)")
     g.add_argument("--tta-flip", action="store_true", help="frame models: average each face with its mirror image (slower, slightly more accurate)")
     g.add_argument("--batch-size", type=int, default=32, help="faces per model call, gathered across faces and frames (default: %(default)s)")
-    g.add_argument("--device", default="cpu", help="torch device for the model: cpu or cuda[:N] (default: %(default)s)")
-    g.add_argument("--threads", type=int, default=1, help="torch CPU threads for the model; MediaPipe and the decoder use the other cores, so 1 is fastest on small CPUs (0: torch's default) (default: %(default)s)")
+    g.add_argument("--device", default="cpu", help="torch device for the model and, with --face-runtime auto or torch, the face networks: cpu or cuda[:N] (default: %(default)s)")
+    g.add_argument("--threads", type=int, default=1, help="torch CPU threads for the model; the face stage and the decoder use the other cores, so 1 is fastest on small CPUs (0: torch's default) (default: %(default)s)")
     g = p.add_argument_group("faces")
-    g.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace model: short range (faces within ~2 m, fastest) or full range (small, far faces) (default: %(default)s)")
-    g.add_argument("--threshold", type=float, default=0.5, help="face detection confidence threshold (default: %(default)s)")
+    g.add_argument("--detector", choices=["multiscale", "full", "short"], default="multiscale", help="face detector: multiscale = BlazeFace full range on the whole frame plus tiles, finds faces from --min-face pixels to full frame at any resolution; full = full range on the whole frame only (faces down to ~7%% of the frame's long side); short = short range (large, near faces) (default: %(default)s)")
+    g.add_argument("--min-face", type=float, default=32, metavar="PX", help="multiscale: smallest face width in pixels to look for; smaller means more tiles on large frames, so slower (default: %(default)s)")
+    g.add_argument("--face-runtime", choices=["auto", "litert", "torch"], default="auto", help="what runs the face networks: litert (CPU, fastest there), torch (any --device, GPU included), auto = litert on the CPU, torch on a GPU (default: %(default)s)")
+    g.add_argument("--threshold", type=float, default=0.5, help="face detection score threshold, in (0, 1) (default: %(default)s)")
     g.add_argument("--max-faces", type=int, default=10, help="at most this many faces per frame, largest first (default: %(default)s)")
     mf = g.add_mutually_exclusive_group()
     mf.add_argument("--multi-face", dest="multi_face", action="store_true", default=True, help="report every face (default)")
     mf.add_argument("--single-face", dest="multi_face", action="store_false", help="report only the largest face of each frame (as the MIMAMO API did)")
     g.add_argument("--no-landmarks", action="store_true", help="skip the face mesh: align from BlazeFace's 6 keypoints only (faster; --mask then uses an ellipse)")
-    g.add_argument("--detect-every", type=int, default=3, metavar="N", help="run BlazeFace on every N-th frame; in between, sparse optical flow (Lucas-Kanade + a RANSAC similarity) carries each face, and a face flow cannot follow is dropped until the next detection. 1 = detect on every frame (slowest, exact). Measured against 1 with the mesh on every frame: N=3 keeps 94-100%% of the faces and the dominant emotion of 87-96%% of them, at 1.9-2.3x the speed (benchmarks/detection_schedule_quality.py) (default: %(default)s)")
+    g.add_argument("--detect-every", type=int, default=3, metavar="N", help="run face detection on every N-th frame; in between, sparse optical flow (Lucas-Kanade + a RANSAC similarity) carries each face, and a face flow cannot follow is dropped until the next detection. 1 = detect on every frame (slowest, exact). Measured against 1 with the mesh on every frame: N=3 keeps 94-100%% of the faces and the dominant emotion of 87-96%% of them, at 1.9-2.3x the speed (benchmarks/detection_schedule_quality.py) (default: %(default)s)")
     g.add_argument("--mesh-every", type=int, default=2, metavar="N", help="run the face mesh on every N-th detection frame; in between, each face's last mesh follows its keypoints (default: %(default)s)")
     g.add_argument("--face-size", type=int, default=112, help="side of the aligned face crops in pixels (saved crops, aligned-crop models) (default: %(default)s)")
     g.add_argument("--mask", action="store_true", help="keep only the face region (convex hull of the landmarks) in the crops, as the MIMAMO API did")
@@ -78,6 +80,7 @@ def options_from_args(args: argparse.Namespace, progress: bool = False):
     return AnalyzeOptions(
         model=args.model, checkpoint=args.checkpoint, model_kwargs=model_kwargs, device=args.device,
         batch_size=args.batch_size, detector=args.detector, min_confidence=args.threshold, max_faces=args.max_faces,
+        face_runtime=args.face_runtime, min_face=args.min_face,
         multi_face=args.multi_face, landmarks=not args.no_landmarks, mesh_every=args.mesh_every, detect_every=args.detect_every, face_size=args.face_size, mask=args.mask,
         fps=args.fps, start=args.start, end=args.end, smoothing_size=args.smoothing_size,
         save_crops=getattr(args, "save_crops", None), max_gap_s=args.max_gap, threads=args.threads, progress=progress,

@@ -149,7 +149,7 @@ def register(cli) -> None:
     s.add_argument("-o", "--output", required=True, help="output folder")
     s.add_argument("--checkpoint", default=None, help="DSSN/SSSN model.safetensors (from `micro train --protocol full`) to classify intervals")
     s.add_argument("--fps", type=float, default=None, help="analyse at this frame rate (default: every frame; micro-expressions need >= 25 fps)")
-    s.add_argument("--detector", choices=["short", "full"], default="short", help="MediaPipe face detector model")
+    s.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace model (default: %(default)s)")
     s.add_argument("--flow", choices=["farneback", "tvl1"], default="farneback", help="optical flow for spotting (tvl1: ~10x slower)")
     s.add_argument("--signal", choices=["flow", "strain"], default="flow", help="flow magnitude or optical strain of the displacement from rest")
     s.add_argument("--baseline", type=float, default=2.0, help="sliding baseline window (seconds)")

@@ -155,7 +155,7 @@ def register(cli) -> None:
     b.add_argument("--annotations", help="CSV start_s,end_s,label giving per-frame labels (unannotated frames skipped)")
     b.add_argument("--size", type=int, default=224, help="crop size in pixels (default 224)")
     b.add_argument("--fps", type=float, default=None, help="sample the video at this rate (default: every frame)")
-    b.add_argument("--detector", choices=["short", "full"], default="short", help="MediaPipe detector (default short)")
+    b.add_argument("--detector", choices=["short", "full"], default="short", help="BlazeFace model (default: %(default)s)")
     b.add_argument("--min-length", type=int, default=4, help="drop clips shorter than this many frames (default 4)")
     b.add_argument("--max-gap", type=float, default=0.5,
                    help="split a track where it is lost for more than this many seconds (default 0.5)")

@@ -1,0 +1,127 @@
+"""Finding faces of every size: the full-range detector on the whole frame plus overlapping tiles.
+
+BlazeFace sees the frame letterboxed to 192 px, so a face must cover a few
+percent of the frame's long side to be found: about 35-40 px in SD video but
+100 px or more in 1080p.  :class:`MultiScaleFinder` adds a pass over square
+tiles small enough that a ``min_face``-pixel face covers enough of a tile,
+and merges all passes with weighted NMS.
+
+Rules that keep tiles from adding faces that are not there (written here:
+no library tiles a single-shot detector with these merge rules):
+
+* a tile answers only for faces up to ``TILE_FACE_FRACTION`` of its side
+  (bigger ones are the whole-frame pass's job); neighbouring tiles overlap by
+  that much, so every such face lies wholly inside at least one tile;
+* a tile detection that touches the tile's inner edge (a face cut by the
+  tile, seen half) is dropped; the neighbouring tile sees it whole.
+
+In video, scanning every tile on every detection frame costs more than the
+rest of the pipeline, so :meth:`MultiScaleFinder.detect` scans all tiles only
+when asked (the first detection frame of a shot) and otherwise one tile on
+every ``tile_every``-th call, in turn; the face detector keeps the faces a
+tile found with optical flow and the mesh's tracking meanwhile.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from vidaffect.faces.blazeface import NMS_IOU, BlazeFace
+from vidaffect.faces.detections import Detections
+from vidaffect.faces.nms import weighted_nms
+from vidaffect.faces.roi import Roi, letterbox_roi
+
+# The whole-frame full-range pass finds faces down to about this fraction of the frame's long side
+# (measured with benchmarks/face_recall.py; see docs/pipeline.md).
+WHOLE_FRAME_MIN_FRACTION = 0.07
+TILE_FACE_FRACTION = 0.3  # a tile answers for faces up to this fraction of its side
+EDGE_MARGIN = 0.01  # of the tile side: a box this close to an inner tile edge was cut by it
+
+
+def plan_tiles(width: int, height: int, min_face: float) -> list[Roi]:
+    """Square tiles covering the frame so that a ``min_face``-pixel face is >= WHOLE_FRAME_MIN_FRACTION of a tile.
+
+    None when the whole-frame pass already reaches ``min_face``.
+    """
+    long_side = max(width, height)
+    if min_face >= WHOLE_FRAME_MIN_FRACTION * long_side:
+        return []
+    tile = min(min_face / WHOLE_FRAME_MIN_FRACTION, min(width, height))
+    step = tile * (1 - TILE_FACE_FRACTION)
+    nx = max(1, math.ceil((width - tile) / step) + 1)
+    ny = max(1, math.ceil((height - tile) / step) + 1)
+    xs = np.linspace(0, width - tile, nx) if nx > 1 else [max(0.0, (width - tile) / 2)]
+    ys = np.linspace(0, height - tile, ny) if ny > 1 else [max(0.0, (height - tile) / 2)]
+    return [Roi(float(x) + tile / 2, float(y) + tile / 2, tile, tile) for y in ys for x in xs]
+
+
+def _inside_tile(dets: Detections, roi: Roi, width: int, height: int) -> np.ndarray:
+    """(N,) bool: boxes small enough for the tile and not cut by one of its inner edges."""
+    x0, y0 = roi.cx - roi.width / 2, roi.cy - roi.height / 2
+    x1, y1 = x0 + roi.width, y0 + roi.height
+    m = EDGE_MARGIN * roi.width
+    b = dets.xyxy
+    ok = (b[:, 2] - b[:, 0]) <= TILE_FACE_FRACTION * roi.width
+    ok &= (b[:, 0] > x0 + m) | (x0 <= 0.5)  # an edge on the image border cuts nothing
+    ok &= (b[:, 1] > y0 + m) | (y0 <= 0.5)
+    ok &= (b[:, 2] < x1 - m) | (x1 >= width - 0.5)
+    ok &= (b[:, 3] < y1 - m) | (y1 >= height - 0.5)
+    return ok
+
+
+def merge(parts: list[Detections]) -> Detections:
+    """One detection per face from several passes (weighted NMS in image pixels)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return Detections.empty()
+    if len(parts) == 1:
+        return parts[0]
+    boxes = np.concatenate([p.xyxy for p in parts])
+    scores = np.concatenate([p.scores for p in parts])
+    kps = np.concatenate([p.keypoints for p in parts])
+    b, s, k = weighted_nms(boxes, scores, kps, NMS_IOU)
+    return Detections(b, s, k)
+
+
+class MultiScaleFinder:
+    """Whole-frame full-range detection plus tiles for faces down to ``min_face`` pixels."""
+
+    def __init__(self, detector: BlazeFace, min_face: float = 32.0, tile_every: int = 2) -> None:
+        self.detector = detector
+        self.min_face = min_face
+        self.tile_every = tile_every
+        self._plans: dict[tuple[int, int], list[Roi]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Start the round of tiles again (a new video or shot)."""
+        self._next = 0  # the next tile of the round
+        self._calls = 0
+
+    def tiles(self, width: int, height: int) -> list[Roi]:
+        key = (width, height)
+        if key not in self._plans:
+            self._plans[key] = plan_tiles(width, height, self.min_face)
+        return self._plans[key]
+
+    def detect(self, image: np.ndarray, full_scan: bool = True) -> Detections:
+        """Faces in ``image``: the whole frame, plus every tile (``full_scan``) or the next tile when it is due."""
+        h, w = image.shape[:2]
+        tiles = self.tiles(w, h)
+        self._calls += 1
+        if tiles and not full_scan:
+            if (self._calls - 1) % self.tile_every:
+                tiles = []
+            else:
+                tiles = [tiles[self._next % len(tiles)]]
+                self._next += 1
+        found = self.detector.detect_rois(image, [letterbox_roi(0, 0, w, h)] + tiles)
+        parts = [found[0]]
+        for roi, dets in zip(tiles, found[1:]):
+            if len(dets):
+                parts.append(dets[np.flatnonzero(_inside_tile(dets, roi, w, h))])
+        return merge(parts)
+
+    def close(self) -> None:
+        self.detector.close()
