@@ -66,8 +66,9 @@ def test_detector_runs_blazeface_on_every_nth_frame_and_carries_faces(demo_video
     exact = FaceDetector(detect_every=1, mesh_every=1)
     sched = FaceDetector(detect_every=3, mesh_every=2)
     calls = []
-    real = sched._finder.detect
-    sched._finder.detect = lambda img, **kw: calls.append(1) or real(img, **kw)
+    real, real_tile = sched._finder.detect, sched._finder.detect_next_tile
+    sched._finder.detect = lambda img, *a, **kw: calls.append(1) or real(img, *a, **kw)
+    sched._finder.detect_next_tile = lambda img: calls.append(1) or real_tile(img)  # a tile's turn
     try:
         for i, image in enumerate(frames):
             a, b = exact.detect(image), sched.detect(image)
@@ -103,7 +104,7 @@ def test_mesh_tracks_a_face_the_detector_misses(demo_video):
     try:
         first = det.detect(frames[0])
         assert len(first) == 1 and first.has_mesh().all()
-        det._finder.detect = lambda img, **kw: Detections.empty()  # the detector now misses it
+        det._finder.detect = lambda img, *a, **kw: Detections.empty()  # the detector now misses it
         tracked = det.detect(frames[1])
         assert len(tracked) == 1 and tracked.has_mesh().all()
         assert box_iou(first.xyxy, tracked.xyxy)[0, 0] > 0.5
@@ -137,3 +138,20 @@ def test_propagate_on_window_matches_whole_frame(monkeypatch):
     whole = flow.propagate(face, prev, cur)
     np.testing.assert_allclose(windowed.xyxy, whole.xyxy, atol=0.05)
     np.testing.assert_allclose(windowed.xyxy - face.xyxy, [[-2, 3, -2, 3]], atol=0.3)
+
+
+def test_far_apart_small_faces_get_a_window_each_with_the_same_motion(monkeypatch):
+    from vidaffect.faces import flow
+
+    prev = _texture(h=720, w=1280, seed=6)
+    cur = np.roll(prev, (2, 3), axis=(0, 1))
+    boxes = np.array([[40.0, 40.0, 80.0, 80.0], [1180.0, 620.0, 1220.0, 660.0]], np.float32)
+    kps = np.stack([np.stack([b[:2] + (b[2:] - b[:2]) * f for f in ([.3, .4], [.7, .4], [.5, .6], [.5, .8], [.1, .5], [.9, .5])])
+                    for b in boxes])
+    faces = Detections(boxes, np.ones(2), kps)
+    windows = []
+    real = flow._lucas_kanade
+    monkeypatch.setattr(flow, "_lucas_kanade", lambda src, w, *a: windows.append(w) or real(src, w, *a))
+    moved = flow.propagate(faces, prev, cur)
+    assert len(windows) == 2 and all(flow._area(w) < 200 * 200 for w in windows)  # not one frame-wide window
+    np.testing.assert_allclose(moved.xyxy - faces.xyxy, [[3, 2, 3, 2]] * 2, atol=0.3)

@@ -22,7 +22,7 @@ def detect_and_align(images: np.ndarray, crop: CropSpec, show_progress: bool = F
     """Return ``(crops of the found faces, boolean mask of images where a face was found)``."""
     from vidaffect.faces import FaceDetector, align_faces
 
-    det = FaceDetector(model=detector, min_confidence=0.5, max_faces=1, landmarks=True, video_mode=False)
+    det = FaceDetector(model=detector, max_faces=1, landmarks=True, video_mode=False)
     crops, found = [], np.zeros(len(images), bool)
     try:
         for i, img in enumerate(tqdm(images, desc="detecting faces", unit="img", disable=not show_progress)):

@@ -19,7 +19,10 @@ previous frame is followed by the mesh alone while its face flag holds.
 With ``detect_every=N`` detection runs on every N-th frame and faces are
 carried by sparse optical flow in between (:mod:`vidaffect.faces.flow`); the
 mesh runs on every ``mesh_every``-th detection frame, and on the others each
-face's last mesh is moved by its keypoints' motion.
+face's last mesh is moved by its keypoints' motion.  The multiscale model
+scans every tile on a shot's first detection frame; afterwards every
+``TILE_TURN``-th detection frame scans just the next tile (the faces found
+so far are carried by flow on that frame, and the tile's new faces added).
 """
 from __future__ import annotations
 
@@ -38,6 +41,9 @@ from vidaffect.faces.multiscale import MultiScaleFinder
 DETECTOR_MODELS = ("multiscale", "full", "short")
 DEFAULT_DETECTOR = "multiscale"
 MESH_MATCH_IOU = 0.3
+# With detect_every > 1 and a frame that needs tiles, every TILE_TURN-th detection frame of a shot scans
+# the next tile instead of the whole frame: one full-range call per detection frame either way.
+TILE_TURN = 3
 DEFAULT_MIN_FACE = 32.0
 
 
@@ -46,7 +52,8 @@ class FaceDetector:
 
     model: ``"multiscale"`` (default; every size from ``min_face`` px up),
     ``"full"`` or ``"short"`` (one BlazeFace pass over the whole frame).
-    min_confidence: detection score threshold (applied as given).  max_faces:
+    min_confidence: detection score threshold (applied as given; None: the model's own, MediaPipe's
+    0.6 for full range and multiscale, 0.5 for short range).  max_faces:
     keep at most this many (largest first).  landmarks: fit the face mesh.
     unverified_min_confidence: with landmarks on, a detection the mesh could
     not fit is kept only when its score reaches this.  mesh_every: run the mesh
@@ -60,13 +67,13 @@ class FaceDetector:
     with AMX, fp32 elsewhere; ``fp32``, ``bf16``, ``fp16``).
     """
 
-    def __init__(self, model: str = DEFAULT_DETECTOR, min_confidence: float = 0.5, max_faces: int = 10,
+    def __init__(self, model: str = DEFAULT_DETECTOR, min_confidence: float | None = None, max_faces: int = 10,
                  landmarks: bool = True, video_mode: bool = True, unverified_min_confidence: float = 0.75,
                  mesh_every: int = 1, detect_every: int = 1, runtime: str = "auto", device: str = "cpu",
                  min_face: float = DEFAULT_MIN_FACE, precision: str = "auto") -> None:
         if model not in DETECTOR_MODELS:
             raise VidaffectError(f"unknown detector {model!r}; choose one of {', '.join(DETECTOR_MODELS)}")
-        if not 0.0 < min_confidence < 1.0:
+        if min_confidence is not None and not 0.0 < min_confidence < 1.0:
             raise VidaffectError(f"detection threshold must be in (0, 1), got {min_confidence}")
         if mesh_every < 1:
             raise VidaffectError(f"mesh_every must be >= 1, got {mesh_every}")
@@ -76,7 +83,7 @@ class FaceDetector:
             raise VidaffectError(f"max faces must be >= 1, got {max_faces}")
         if min_face < 8:
             raise VidaffectError(f"min face must be >= 8 pixels, got {min_face}")
-        self.model, self.min_confidence, self.max_faces = model, min_confidence, max_faces
+        self.model, self.max_faces = model, max_faces
         self.landmarks, self.video_mode = landmarks, video_mode
         self.unverified_min_confidence = unverified_min_confidence
         self.mesh_every, self.detect_every = mesh_every, detect_every
@@ -84,6 +91,7 @@ class FaceDetector:
         self._finder = MultiScaleFinder(blaze, min_face) if model == "multiscale" else blaze
         self._mesh = FaceMesh(runtime=runtime, device=device, precision=precision) if landmarks else None
         self.runtime = blaze.runtime
+        self.min_confidence = blaze.threshold
         self._last_shape: tuple[int, ...] | None = None
         self.reset()
 
@@ -117,7 +125,10 @@ class FaceDetector:
             if gray is None:
                 gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
             if self._prev_gray is None or self._frame % self.detect_every == 0:
-                out = self._detect(image)
+                if self._tile_turn(image):
+                    out = self._add_tile_faces(image, propagate(self._last, self._prev_gray, gray))
+                else:
+                    out = self._detect(image)
             else:
                 self._frame += 1
                 out = propagate(self._last, self._prev_gray, gray)
@@ -128,9 +139,35 @@ class FaceDetector:
             self._last = out
         return out
 
+    def _tile_turn(self, image: np.ndarray) -> bool:
+        """Whether this detection frame scans the next tile instead of the whole frame (see TILE_TURN)."""
+        if not isinstance(self._finder, MultiScaleFinder) or not self.video_mode or self._detections_run == 0:
+            return False
+        h, w = image.shape[:2]
+        return bool(self._finder.tiles(w, h)) and self._detections_run % TILE_TURN == TILE_TURN - 1
+
+    def _add_tile_faces(self, image: np.ndarray, carried: Detections) -> Detections:
+        """A tile's turn: the faces carried by flow, plus the tile's faces that none of them covers."""
+        self._frame += 1
+        self._detections_run += 1
+        found = self._finder.detect_next_tile(image)
+        if len(found) and len(carried):
+            found = found[np.flatnonzero(box_iou(found.xyxy, carried.xyxy).max(axis=1) < MESH_MATCH_IOU)]
+        found = found[: max(self.max_faces - len(carried), 0)]
+        if self.landmarks:
+            found.landmarks = self._fit_mesh(image, found, None, {}) if len(found) else np.zeros((0, 468, 2))
+            found = found[np.flatnonzero(found.has_mesh() | (found.scores >= self.unverified_min_confidence))]
+        out = _concat(carried, found)
+        if self.landmarks:
+            self._last_meshed = out[np.flatnonzero(out.has_mesh())]
+        return out
+
     def _detect(self, image: np.ndarray) -> Detections:
-        if isinstance(self._finder, MultiScaleFinder):  # every tile on a shot's first detection frame, then in turn
-            out = self._finder.detect(image, full_scan=self._detections_run == 0 or not self.video_mode)
+        if isinstance(self._finder, MultiScaleFinder):
+            # every tile on a shot's first detection frame; then, detecting on every frame, one more tile per
+            # frame in turn (with detect_every > 1 the tiles get detection frames of their own, _tile_turn)
+            first = self._detections_run == 0 or not self.video_mode
+            out = self._finder.detect(image, "all" if first else "next" if self.detect_every == 1 else "none")
         else:
             out = self._finder.detect(image)
         mesh_due = self.landmarks and self._detections_run % self.mesh_every == 0

@@ -50,6 +50,33 @@ def flow_window(xyxy: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int
     return x0, y0, x1, y1
 
 
+def _lucas_kanade(src: np.ndarray, window: tuple[int, int, int, int], prev_gray: np.ndarray,
+                  gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x0, y0, x1, y1 = window
+    offset = np.array([x0, y0], dtype=np.float32)
+    dst, status, _ = cv2.calcOpticalFlowPyrLK(prev_gray[y0:y1, x0:x1], gray[y0:y1, x0:x1],
+                                              (src - offset).reshape(-1, 1, 2), None, **LK_PARAMS)
+    return dst.reshape(src.shape) + offset, status.reshape(src.shape[:-1]).astype(bool)
+
+
+def _area(window: tuple[int, int, int, int]) -> int:
+    return (window[2] - window[0]) * (window[3] - window[1])
+
+
+def _follow(src: np.ndarray, xyxy: np.ndarray, prev_gray: np.ndarray,
+            gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flow of every face's points: one window around all faces, or one per face when the faces are
+    spread out (small faces far apart in a large frame), whichever covers fewer pixels."""
+    union = flow_window(xyxy, gray.shape)
+    own = [flow_window(xyxy[i : i + 1], gray.shape) for i in range(len(xyxy))]
+    if len(own) < 2 or sum(_area(w) for w in own) >= 0.7 * _area(union):
+        return _lucas_kanade(src, union, prev_gray, gray)
+    dst, ok = np.empty_like(src), np.empty(src.shape[:2], dtype=bool)
+    for i, window in enumerate(own):
+        dst[i], ok[i] = _lucas_kanade(src[i], window, prev_gray, gray)
+    return dst, ok
+
+
 def propagate(dets: Detections, prev_gray: np.ndarray, gray: np.ndarray) -> Detections:
     """Move ``dets`` (found in ``prev_gray``) onto ``gray``; faces that cannot be followed are dropped.
 
@@ -59,12 +86,7 @@ def propagate(dets: Detections, prev_gray: np.ndarray, gray: np.ndarray) -> Dete
         return Detections.empty()
     src = face_points(dets)
     n, k = src.shape[:2]
-    x0, y0, x1, y1 = flow_window(dets.xyxy, gray.shape)
-    offset = np.array([x0, y0], dtype=np.float32)
-    dst, status, _ = cv2.calcOpticalFlowPyrLK(prev_gray[y0:y1, x0:x1], gray[y0:y1, x0:x1],
-                                              (src - offset).reshape(-1, 1, 2), None, **LK_PARAMS)
-    dst = dst.reshape(n, k, 2) + offset
-    ok = status.reshape(n, k).astype(bool)
+    dst, ok = _follow(src, dets.xyxy, prev_gray, gray)
     keep: list[int] = []
     moves: list[tuple[np.ndarray, float]] = []  # (2x3 similarity, its scale) per kept face
     for i in range(n):

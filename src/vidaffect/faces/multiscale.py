@@ -15,11 +15,10 @@ no library tiles a single-shot detector with these merge rules):
 * a tile detection that touches the tile's inner edge (a face cut by the
   tile, seen half) is dropped; the neighbouring tile sees it whole.
 
-In video, scanning every tile on every detection frame costs more than the
-rest of the pipeline, so :meth:`MultiScaleFinder.detect` scans all tiles only
-when asked (the first detection frame of a shot) and otherwise one tile on
-every ``tile_every``-th call, in turn; the face detector keeps the faces a
-tile found with optical flow and the mesh's tracking meanwhile.
+In video, scanning every tile on every detection frame would cost more than
+the rest of the pipeline: the face detector scans all tiles on a shot's first
+detection frame only and afterwards one tile at a time, in turn
+(:class:`~vidaffect.faces.detector.FaceDetector` says when).
 """
 from __future__ import annotations
 
@@ -85,19 +84,21 @@ def merge(parts: list[Detections]) -> Detections:
 
 
 class MultiScaleFinder:
-    """Whole-frame full-range detection plus tiles for faces down to ``min_face`` pixels."""
+    """Whole-frame full-range detection plus tiles for faces down to ``min_face`` pixels.
 
-    def __init__(self, detector: BlazeFace, min_face: float = 32.0, tile_every: int = 2) -> None:
+    :meth:`detect` scans the whole frame and, as asked, every tile or the next
+    tile of the round; :meth:`detect_next_tile` scans only the next tile.
+    """
+
+    def __init__(self, detector: BlazeFace, min_face: float = 32.0) -> None:
         self.detector = detector
         self.min_face = min_face
-        self.tile_every = tile_every
         self._plans: dict[tuple[int, int], list[Roi]] = {}
         self.reset()
 
     def reset(self) -> None:
         """Start the round of tiles again (a new video or shot)."""
         self._next = 0  # the next tile of the round
-        self._calls = 0
 
     def tiles(self, width: int, height: int) -> list[Roi]:
         key = (width, height)
@@ -105,23 +106,34 @@ class MultiScaleFinder:
             self._plans[key] = plan_tiles(width, height, self.min_face)
         return self._plans[key]
 
-    def detect(self, image: np.ndarray, full_scan: bool = True) -> Detections:
-        """Faces in ``image``: the whole frame, plus every tile (``full_scan``) or the next tile when it is due."""
+    def _next_tiles(self, tiles: list[Roi]) -> list[Roi]:
+        if not tiles:
+            return []
+        tile = tiles[self._next % len(tiles)]
+        self._next += 1
+        return [tile]
+
+    def detect(self, image: np.ndarray, tiles: str = "all") -> Detections:
+        """Faces in ``image``: the whole frame plus ``tiles``: ``"all"``, ``"next"`` (one, in turn) or ``"none"``."""
+        if tiles not in ("all", "next", "none"):
+            raise ValueError(f"tiles must be all, next or none, not {tiles!r}")
         h, w = image.shape[:2]
-        tiles = self.tiles(w, h)
-        self._calls += 1
-        if tiles and not full_scan:
-            if (self._calls - 1) % self.tile_every:
-                tiles = []
-            else:
-                tiles = [tiles[self._next % len(tiles)]]
-                self._next += 1
-        found = self.detector.detect_rois(image, [letterbox_roi(0, 0, w, h)] + tiles)
-        parts = [found[0]]
-        for roi, dets in zip(tiles, found[1:]):
-            if len(dets):
-                parts.append(dets[np.flatnonzero(_inside_tile(dets, roi, w, h))])
-        return merge(parts)
+        plan = self.tiles(w, h)
+        rois = plan if tiles == "all" else self._next_tiles(plan) if tiles == "next" else []
+        found = self.detector.detect_rois(image, [letterbox_roi(0, 0, w, h)] + rois)
+        return merge([found[0]] + self._keep_inside(found[1:], rois, w, h))
+
+    def detect_next_tile(self, image: np.ndarray) -> Detections:
+        """Faces in the next tile of the round only (empty when the frame needs no tiles)."""
+        h, w = image.shape[:2]
+        rois = self._next_tiles(self.tiles(w, h))
+        if not rois:
+            return Detections.empty()
+        return merge(self._keep_inside(self.detector.detect_rois(image, rois), rois, w, h))
+
+    @staticmethod
+    def _keep_inside(found: list[Detections], rois: list[Roi], w: int, h: int) -> list[Detections]:
+        return [d[np.flatnonzero(_inside_tile(d, roi, w, h))] for roi, d in zip(rois, found) if len(d)]
 
     def close(self) -> None:
         self.detector.close()

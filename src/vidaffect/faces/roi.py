@@ -62,13 +62,66 @@ def warp_roi(image: np.ndarray, roi: Roi, size: tuple[int, int], value_range: tu
     dst = np.array([[0, 0], [w, 0], [0, h]], dtype=np.float32)
     m = cv2.getAffineTransform(src, dst)
     border = cv2.BORDER_REPLICATE if replicate else cv2.BORDER_CONSTANT
-    patch = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+    # == cv2.warpAffine(image, m, (w, h), INTER_LINEAR) of OpenCV 4.x (and MediaPipe), bit for bit, on any
+    # OpenCV: 5.x's warpAffine rounds differently (+-1..3 per channel value, ~2e-3 on BlazeFace scores)
+    map_xy, map_frac = _cached_maps(m, w, h)
+    patch = cv2.remap(image, map_xy, map_frac, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
     lo, hi = value_range
     if out is None:
         out = np.empty((h, w, 3), dtype=np.float32)
     np.multiply(patch, (hi - lo) / 255.0, out=out, dtype=np.float32)
     out += lo
     return out
+
+
+_MAP_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_MAP_CACHE_SIZE = 32  # the letterbox and tile regions of a video repeat every frame; mesh regions do not
+
+
+def _cached_maps(m: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    key = (m.astype(np.float64).tobytes(), w, h)
+    maps = _MAP_CACHE.get(key)
+    if maps is None:
+        maps = _warp_affine_maps(m, w, h)
+        if len(_MAP_CACHE) >= _MAP_CACHE_SIZE:
+            _MAP_CACHE.pop(next(iter(_MAP_CACHE)))
+        _MAP_CACHE[key] = maps
+    return maps
+
+
+_INTER_BITS, _AB_BITS = 5, 10  # OpenCV's bilinear table resolution (1/32 px) and warpAffine's coordinate bits
+
+
+def _warp_affine_maps(m: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed-point maps OpenCV 4.x's ``warpAffine`` computes for ``m`` (source -> destination) and hands to ``remap``.
+
+    Returns (h, w, 2) int16 integer source pixels and (h, w) uint16 indices of the 1/32-pixel fractions
+    (OpenCV's int32 arithmetic, cvRound = round half to even).
+    """
+    a = [float(v) for v in np.asarray(m, dtype=np.float64).ravel()]  # invert as warpAffine does, in doubles
+    d = a[0] * a[4] - a[1] * a[3]
+    d = 1.0 / d if d != 0 else 0.0
+    i00, i01, i10, i11 = a[4] * d, -a[1] * d, -a[3] * d, a[0] * d
+    i02, i12 = -i00 * a[2] - i01 * a[5], -i10 * a[2] - i11 * a[5]
+    scale, tab = 1 << _AB_BITS, 1 << _INTER_BITS
+
+    def to_int(v: np.ndarray) -> np.ndarray:  # saturate_cast<int>(double)
+        return np.clip(np.rint(v), -2**31, 2**31 - 1).astype(np.int32)
+
+    xs, ys = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)
+    x = np.add.outer(to_int((i01 * ys + i02) * scale) + scale // tab // 2, to_int(i00 * xs * scale))
+    y = np.add.outer(to_int((i11 * ys + i12) * scale) + scale // tab // 2, to_int(i10 * xs * scale))
+    x >>= _AB_BITS - _INTER_BITS
+    y >>= _AB_BITS - _INTER_BITS
+    frac = y & (tab - 1)
+    frac <<= _INTER_BITS
+    frac |= x & (tab - 1)
+    x >>= _INTER_BITS
+    y >>= _INTER_BITS
+    xy = np.empty((h, w, 2), np.int16)
+    np.clip(x, -32768, 32767, out=xy[..., 0], casting="unsafe")
+    np.clip(y, -32768, 32767, out=xy[..., 1], casting="unsafe")
+    return xy, frac.astype(np.uint16)
 
 
 def normalize_radians(angle: float) -> float:

@@ -172,7 +172,7 @@ def embed_tracks(video: str | os.PathLike, faces: pd.DataFrame, embedder: FaceEm
 
 
 def track_table(video: str | os.PathLike, fps: float | None = None, detector: str = "short",
-                min_confidence: float = 0.5, max_gap_s: float = 1.0, progress: bool = False,
+                min_confidence: float | None = None, max_gap_s: float = 1.0, progress: bool = False,
                 start: float | None = None, end: float | None = None) -> pd.DataFrame:
     """Detect and track the faces of ``video`` (no emotion model): rows frame, time_s, face_id, box, score."""
     from tqdm import tqdm

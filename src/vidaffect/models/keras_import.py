@@ -40,7 +40,10 @@ def _decode(v: Any) -> str:
 
 def read_keras_layers(path: str | Path) -> tuple[dict[str, dict[str, np.ndarray]], list[str], dict | None]:
     """Return ``({layer: {weight: array}}, layer order, model_config or None)`` of a Keras HDF5 file."""
-    import h5py
+    try:
+        import h5py
+    except ImportError:
+        raise CheckpointError("reading Keras .hdf5 files needs h5py: pip install 'vidaffect[keras]'") from None
 
     path = Path(path)
     if not path.is_file():

@@ -55,12 +55,12 @@ class AnalyzeOptions:
     detector: str = "multiscale"
     face_runtime: str = "auto"
     min_face: float = 32.0
-    min_confidence: float = 0.5
+    min_confidence: float | None = None  # None: the detector model's own (0.6 full range, 0.5 short)
     max_faces: int = 10
     multi_face: bool = True
     landmarks: bool = True
     mesh_every: int = 2
-    detect_every: int = 3
+    detect_every: int = 6
     face_size: int = 112
     mask: bool = False
     fps: float | None = None
@@ -95,7 +95,7 @@ def _largest(dets: Detections) -> Detections:
 
 
 def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None = None, start: float | None = None,
-                       end: float | None = None, detector: str | FaceDetector = "multiscale", min_confidence: float = 0.5,
+                       end: float | None = None, detector: str | FaceDetector = "multiscale", min_confidence: float | None = None,
                        max_faces: int = 10, multi_face: bool = True, landmarks: bool = True, max_gap_s: float = 1.0,
                        scene_cuts: bool = True, timings: dict[str, float] | None = None,
                        ) -> Iterator[tuple[VideoFrame, Detections]]:
@@ -419,6 +419,8 @@ class Analyzer:
             "model": model.describe(),
             "va_source": va_source,
             "settings": self.options.settings(),
+            "face_stage": {"detector": self.detector.model, "runtime": self.detector.runtime,
+                           "threshold": round(float(self.detector.min_confidence), 4)},
             "versions": _versions(),
             "speed_ms_per_frame": per_frame,
             "fps": round(n_frames / total, 2) if total > 0 else None,
