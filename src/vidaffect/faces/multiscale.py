@@ -36,6 +36,7 @@ from vidaffect.faces.roi import Roi, letterbox_roi
 WHOLE_FRAME_MIN_FRACTION = 0.07
 TILE_FACE_FRACTION = 0.3  # a tile answers for faces up to this fraction of its side
 EDGE_MARGIN = 0.01  # of the tile side: a box this close to an inner tile edge was cut by it
+ROUND_TURNS = 4  # a round over all tiles takes at most this many turns (larger frames scan more tiles a turn)
 
 
 def plan_tiles(width: int, height: int, min_face: float) -> list[Roi]:
@@ -87,7 +88,8 @@ class MultiScaleFinder:
     """Whole-frame full-range detection plus tiles for faces down to ``min_face`` pixels.
 
     :meth:`detect` scans the whole frame and, as asked, every tile or the next
-    tile of the round; :meth:`detect_next_tile` scans only the next tile.
+    tiles of the round; :meth:`detect_next_tile` scans only the next tiles
+    (one in SD; ``ceil(tiles / ROUND_TURNS)`` on larger frames).
     """
 
     def __init__(self, detector: BlazeFace, min_face: float = 32.0) -> None:
@@ -107,11 +109,13 @@ class MultiScaleFinder:
         return self._plans[key]
 
     def _next_tiles(self, tiles: list[Roi]) -> list[Roi]:
+        """The next tiles of the round: enough that every round takes at most ``ROUND_TURNS`` turns."""
         if not tiles:
             return []
-        tile = tiles[self._next % len(tiles)]
-        self._next += 1
-        return [tile]
+        count = math.ceil(len(tiles) / ROUND_TURNS)
+        picked = [tiles[(self._next + k) % len(tiles)] for k in range(count)]
+        self._next += count
+        return picked
 
     def detect(self, image: np.ndarray, tiles: str = "all") -> Detections:
         """Faces in ``image``: the whole frame plus ``tiles``: ``"all"``, ``"next"`` (one, in turn) or ``"none"``."""
@@ -124,7 +128,7 @@ class MultiScaleFinder:
         return merge([found[0]] + self._keep_inside(found[1:], rois, w, h))
 
     def detect_next_tile(self, image: np.ndarray) -> Detections:
-        """Faces in the next tile of the round only (empty when the frame needs no tiles)."""
+        """Faces in the next tiles of the round only (empty when the frame needs no tiles)."""
         h, w = image.shape[:2]
         rois = self._next_tiles(self.tiles(w, h))
         if not rois:
