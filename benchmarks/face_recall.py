@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--detector", default="short", metavar="NAME",
                    help="FaceDetector model name, passed through as model=NAME (default: short; the old code "
                         "knows short and full, newer code may know more)")
-    d.add_argument("--min-confidence", type=float, default=0.5, metavar="X", help="min_confidence (default: 0.5)")
+    d.add_argument("--min-confidence", type=float, default=None, metavar="X",
+                   help="min_confidence (default: the detector's own; the previous release's detector takes 0.5)")
     d.add_argument("--max-faces", type=int, default=20, metavar="N", help="max_faces (default: 20)")
     d.add_argument("--detect-every", type=int, default=1, metavar="N", help="detect_every (default: 1)")
     d.add_argument("--mesh-every", type=int, default=1, metavar="N", help="mesh_every (default: 1)")
@@ -592,9 +593,11 @@ def make_detector(args: argparse.Namespace):
     """The FaceDetector under test; one-line error when it cannot be built."""
     from vidaffect.faces import FaceDetector
 
-    kwargs = dict(model=args.detector, min_confidence=args.min_confidence, max_faces=args.max_faces,
+    kwargs = dict(model=args.detector, max_faces=args.max_faces,
                   landmarks=not args.no_landmarks, video_mode=True, detect_every=args.detect_every,
                   mesh_every=args.mesh_every, **args.extra_kwargs)
+    if args.min_confidence is not None:
+        kwargs["min_confidence"] = args.min_confidence
     try:
         return FaceDetector(**kwargs)
     except Exception as e:  # noqa: BLE001 - any construction error is reported on one line

@@ -63,9 +63,10 @@ def env(tmp_path_factory):
     (root / "escape.mp4").symlink_to(outside / "secret.mp4")
     (root / "notes.mp4").write_text("plain text pretending to be a video\n")
     variants = [make_variant(SINGLE if i % 2 else NO_FACE, base / f"burst{i}.mp4", f"burst{i}") for i in range(8)]
-    server = Server(base / "out", root)
-    yield {"base": base, "root": root, "outside": outside, "server": server, "variants": variants}
-    server.kill()
+    state = {"base": base, "root": root, "outside": outside, "server": Server(base / "out", root),
+             "variants": variants}
+    yield state
+    state["server"].kill()  # the server running now: test_restart_keeps_jobs replaces the first one
 
 
 def _wait_done(client, job_ids, timeout: float = 120, max_running: list | None = None) -> list[dict]:

@@ -17,9 +17,11 @@ face the detector misses on a detection frame but that had landmarks on the
 previous frame is followed by the mesh alone while its face flag holds.
 
 With ``detect_every=N`` detection runs on every N-th frame and faces are
-carried by sparse optical flow in between (:mod:`vidaffect.faces.flow`); the
+carried by sparse optical flow in between (:mod:`vidaffect.faces.flow`), and
+a face that flow loses makes the next frame a detection frame; the
 mesh runs on every ``mesh_every``-th detection frame, and on the others each
-face's last mesh is moved by its keypoints' motion.  The multiscale model
+face's last mesh is moved by its keypoints' motion (a face with no mesh to
+move, new or lost by flow, gets a fresh one).  The multiscale model
 scans every tile on a shot's first detection frame; afterwards every
 ``TILE_TURN``-th detection frame scans just the next tile (the faces found
 so far are carried by flow on that frame, and the tile's new faces added).
@@ -102,6 +104,7 @@ class FaceDetector:
         self._last: Detections | None = None  # the previous frame's output (flow and mesh tracking start here)
         self._prev_gray: np.ndarray | None = None
         self._last_meshed: Detections | None = None
+        self._lost = False  # flow lost a face: detect on the next frame, whatever the schedule
         if isinstance(self._finder, MultiScaleFinder):
             self._finder.reset()
 
@@ -124,19 +127,26 @@ class FaceDetector:
         else:
             if gray is None:
                 gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-            if self._prev_gray is None or self._frame % self.detect_every == 0:
+            if self._prev_gray is None or self._frame % self.detect_every == 0 or self._lost:
                 if self._tile_turn(image):
-                    out = self._add_tile_faces(image, propagate(self._last, self._prev_gray, gray))
+                    out = self._add_tile_faces(image, self._carry(gray))
                 else:
                     out = self._detect(image)
+                    self._lost = False
             else:
                 self._frame += 1
-                out = propagate(self._last, self._prev_gray, gray)
+                out = self._carry(gray)
                 if self.landmarks:  # the next detection frame carries the mesh from here
                     self._last_meshed = out[np.flatnonzero(out.has_mesh())]
             self._prev_gray = gray
         if self.video_mode:
             self._last = out
+        return out
+
+    def _carry(self, gray: np.ndarray) -> Detections:
+        """The previous frame's faces moved by optical flow; a face flow loses makes the next frame detect."""
+        out = propagate(self._last, self._prev_gray, gray)
+        self._lost = self._lost or len(out) < len(self._last)
         return out
 
     def _tile_turn(self, image: np.ndarray) -> bool:
@@ -184,6 +194,10 @@ class FaceDetector:
             self._last_meshed = out[np.flatnonzero(out.has_mesh())]
         else:
             out.landmarks = self._carry_mesh(out)
+            fresh = np.flatnonzero(~out.has_mesh())  # faces with no mesh to carry (new, or lost by flow): fit one
+            if len(fresh):
+                out.landmarks[fresh] = self._fit_mesh(image, out[fresh], prev, {j: matched[i] for j, i in
+                                                                                 enumerate(fresh) if i in matched})
         if len(missed) and len(out) < self.max_faces:
             out = _concat(out, self._track(image, prev[missed[: self.max_faces - len(out)]]))
         keep = out.has_mesh() | (out.scores >= self.unverified_min_confidence)

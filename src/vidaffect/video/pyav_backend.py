@@ -29,6 +29,15 @@ TRUNCATION_TOLERANCE_S = 1.0
 TRUNCATION_FRAME_SHARE = 0.05
 
 
+def _av_open(p: Path) -> av.container.InputContainer:
+    """``av.open`` that tolerates undecodable metadata on every PyAV: up to 18 that needs
+    ``metadata_errors="ignore"``; 19 dropped the argument."""
+    try:
+        return av.open(str(p), metadata_errors="ignore")
+    except TypeError:
+        return av.open(str(p))
+
+
 def open_container(path: str | os.PathLike) -> av.container.InputContainer:
     """Open a video file with PyAV; raise :class:`VideoError` naming the file and the cause when it is
     missing, a directory, empty, not a media file, or has no video stream (e.g. audio-only)."""
@@ -40,7 +49,7 @@ def open_container(path: str | os.PathLike) -> av.container.InputContainer:
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file (0 bytes)")
     try:
-        container = av.open(str(p), metadata_errors="ignore")
+        container = _av_open(p)
     except av.error.FFmpegError as exc:
         raise VideoError(f"{p}: not a readable video ({exc.strerror or type(exc).__name__})") from None
     except (OSError, UnicodeDecodeError) as exc:
