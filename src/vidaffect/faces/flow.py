@@ -19,6 +19,9 @@ GRID = np.array([(x, y) for y in (0.35, 0.55, 0.75) for x in (0.3, 0.5, 0.7)], d
 MIN_POINTS = 6  # of 13 per face
 MAX_SCALE_STEP = 1.25  # per frame
 WINDOW_MARGIN = (0.4, 16)  # flow runs on the faces' boxes grown by 0.4 of their size + 16 px on every side
+# One window per face when their windows cover less than this share of the window around them all (each
+# Lucas-Kanade call builds its own pyramids, so several calls pay only when they skip most of the pixels).
+PER_FACE_SHARE = 0.35
 LK_PARAMS = dict(winSize=(15, 15), maxLevel=2,
                  criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
 
@@ -69,7 +72,7 @@ def _follow(src: np.ndarray, xyxy: np.ndarray, prev_gray: np.ndarray,
     spread out (small faces far apart in a large frame), whichever covers fewer pixels."""
     union = flow_window(xyxy, gray.shape)
     own = [flow_window(xyxy[i : i + 1], gray.shape) for i in range(len(xyxy))]
-    if len(own) < 2 or sum(_area(w) for w in own) >= 0.7 * _area(union):
+    if len(own) < 2 or sum(_area(w) for w in own) >= PER_FACE_SHARE * _area(union):
         return _lucas_kanade(src, union, prev_gray, gray)
     dst, ok = np.empty_like(src), np.empty(src.shape[:2], dtype=bool)
     for i, window in enumerate(own):

@@ -51,6 +51,7 @@ class AnalyzeOptions:
     checkpoint: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
+    precision: str = "auto"  # frame models and torch face networks: bf16 on AMX CPUs, else fp32
     batch_size: int = 32
     detector: str = "multiscale"
     face_runtime: str = "auto"
@@ -232,6 +233,8 @@ class Analyzer:
             if not hasattr(opts, k):
                 raise VidaffectError(f"unknown analyze option {k!r}")
             setattr(opts, k, v)
+        if opts.precision not in ("auto", "fp32", "bf16"):
+            raise VidaffectError(f"unknown precision {opts.precision!r}; choose auto, fp32 or bf16")
         if opts.batch_size < 1:
             raise VidaffectError(f"batch size must be >= 1, got {opts.batch_size}")
         if opts.face_size < 16:
@@ -252,6 +255,8 @@ class Analyzer:
             torch.set_num_threads(opts.threads)
         self.model = model_instance or create_model(opts.model, checkpoint=opts.checkpoint, device=opts.device,
                                                     **opts.model_kwargs)
+        if model_instance is None and hasattr(self.model, "set_precision"):
+            self.model.set_precision(opts.precision)
         spec = self.model.crop
         if spec.kind == "aligned":  # models on the pipeline's aligned crops follow --face-size
             spec = CropSpec(opts.face_size, spec.color, spec.kind, spec.margin, spec.mask)
@@ -259,7 +264,8 @@ class Analyzer:
         self.save_crop = CropSpec(opts.face_size, "rgb", "aligned", 0.0, opts.mask)
         self.detector = FaceDetector(opts.detector, opts.min_confidence, opts.max_faces, opts.landmarks,
                                      mesh_every=opts.mesh_every, detect_every=opts.detect_every,
-                                     runtime=opts.face_runtime, device=opts.device, min_face=opts.min_face)
+                                     runtime=opts.face_runtime, device=opts.device, min_face=opts.min_face,
+                                     precision=opts.precision)
 
     def close(self) -> None:
         self.detector.close()

@@ -41,6 +41,7 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tta-flip", action="store_true", help="frame models: average each face with its mirror image (slower, slightly more accurate)")
     g.add_argument("--batch-size", type=int, default=32, help="faces per model call, gathered across faces and frames (default: %(default)s)")
     g.add_argument("--device", default="cpu", help="torch device for the model and, with --face-runtime auto or torch, the face networks: cpu or cuda[:N] (default: %(default)s)")
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="arithmetic of the expression model (frame models) and of the face networks on the torch runtime: bf16 (autocast) is 3-4x faster on CPUs with AMX and keeps FER2013 validation accuracy (65.95 vs 65.81 %%, the same class for 99.6 %% of faces); auto = bf16 where the CPU has AMX, else fp32; fp32 reproduces earlier results exactly (default: %(default)s)")
     g.add_argument("--threads", type=int, default=1, help="torch CPU threads for the model; the face stage and the decoder use the other cores, so 1 is fastest on small CPUs (0: torch's default) (default: %(default)s)")
     g = p.add_argument_group("faces")
     g.add_argument("--detector", choices=["multiscale", "full", "short"], default="multiscale", help="face detector: multiscale = BlazeFace full range on the whole frame plus tiles, finds faces from --min-face pixels to full frame at any resolution; full = full range on the whole frame only (faces down to ~7%% of the frame's long side); short = short range (large, near faces) (default: %(default)s)")
@@ -79,6 +80,7 @@ def options_from_args(args: argparse.Namespace, progress: bool = False):
         model_kwargs["tta_flip"] = True
     return AnalyzeOptions(
         model=args.model, checkpoint=args.checkpoint, model_kwargs=model_kwargs, device=args.device,
+        precision=args.precision,
         batch_size=args.batch_size, detector=args.detector, min_confidence=args.threshold, max_faces=args.max_faces,
         face_runtime=args.face_runtime, min_face=args.min_face,
         multi_face=args.multi_face, landmarks=not args.no_landmarks, mesh_every=args.mesh_every, detect_every=args.detect_every, face_size=args.face_size, mask=args.mask,

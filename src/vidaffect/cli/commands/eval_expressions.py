@@ -27,6 +27,10 @@ def _eval(args: argparse.Namespace) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise VidaffectError("--device cuda requested but no CUDA GPU is available (use --device cpu)")
     model = resolve_model(args.model, args.checkpoint, args.device)
+    if hasattr(model, "set_precision"):
+        model.set_precision(args.precision)
+    elif args.precision != "fp32":
+        raise VidaffectError(f"--precision {args.precision}: model {model.name} runs in fp32 only")
     data = load_split(args, args.data, args.split, model.crop.size, model.crop.color)
     extra: dict = {}
     if args.detect:
@@ -43,7 +47,8 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"faces found in {found.sum()} of {len(found)} images; metrics below use the pipeline's aligned crops "
               f"(without detection on the same images: accuracy {plain.accuracy:.4f}, macro-F1 {plain.macro_f1:.4f})")
     result = evaluate_model(model, data, args.batch_size, args.tta_flip, show_progress=True)
-    print(f"model {model.name}  data {args.data} [{args.split}]  tta_flip {args.tta_flip}")
+    print(f"model {model.name}  data {args.data} [{args.split}]  tta_flip {args.tta_flip}  "
+          f"precision {getattr(model, 'precision', 'fp32')}")
     if result.skipped:
         print(f"skipped samples of classes the model lacks: {result.skipped}")
     print(result.report.format())
@@ -77,5 +82,8 @@ def register(cli) -> None:
                         "detected face are left out and counted")
     m.add_argument("--device", default="auto", help="auto (a CUDA GPU when present, else CPU), cpu, cuda or cuda:N")
     m.add_argument("--batch-size", type=int, default=256, help="faces per forward pass")
+    m.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+                   help="inference arithmetic of frame models: fp32 (the model card's figures), bf16 (autocast, "
+                        "as `analyze --precision auto` uses on AMX CPUs), auto")
     p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, confusion.png, predictions.csv here")
     p.set_defaults(func=_eval)
