@@ -111,20 +111,15 @@ def _patch(image: np.ndarray, roi, size: int, value_range: tuple[float, float], 
     patch = raw.astype(np.uint8)
     assert np.array_equal(patch, raw), "warp_roi's patch is not integral"
     tensor = warp_roi(image, roi, (size, size), value_range, replicate=replicate)
-    lo, hi = value_range
-    rebuilt = np.empty(patch.shape, np.float32)
-    np.multiply(patch, (hi - lo) / 255.0, out=rebuilt, dtype=np.float32)
-    rebuilt += lo
+    rebuilt = _tensor(patch, value_range)
     assert np.array_equal(rebuilt, tensor), "the uint8 patch does not rebuild the input tensor exactly"
     return patch
 
 
 def _tensor(patches: np.ndarray, value_range) -> np.ndarray:
-    lo, hi = (float(v) for v in value_range)
-    x = np.empty(patches.shape, np.float32)
-    np.multiply(patches, (hi - lo) / 255.0, out=x, dtype=np.float32)
-    x += lo
-    return x
+    from vidaffect.faces.roi import scale_to_range
+
+    return scale_to_range(patches, value_range)
 
 
 def _litert(model: Path, batch: np.ndarray) -> tuple[list[np.ndarray], list[str]]:

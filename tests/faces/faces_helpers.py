@@ -26,11 +26,9 @@ def skip_unless_runtime(runtime: str) -> None:
 
 def input_tensor(patches: np.ndarray, value_range) -> np.ndarray:
     """The float32 network input from a recorded uint8 patch, computed exactly as ``warp_roi`` does."""
-    lo, hi = (float(v) for v in value_range)
-    x = np.empty(patches.shape, np.float32)
-    np.multiply(patches, (hi - lo) / 255.0, out=x, dtype=np.float32)
-    x += lo
-    return x
+    from vidaffect.faces.roi import scale_to_range
+
+    return scale_to_range(patches, value_range)
 
 
 def mediapipe_detections(entry: dict, selection: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

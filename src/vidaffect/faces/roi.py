@@ -66,10 +66,15 @@ def warp_roi(image: np.ndarray, roi: Roi, size: tuple[int, int], value_range: tu
     # OpenCV: 5.x's warpAffine rounds differently (+-1..3 per channel value, ~2e-3 on BlazeFace scores)
     map_xy, map_frac = _cached_maps(m, w, h)
     patch = cv2.remap(image, map_xy, map_frac, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
-    lo, hi = value_range
+    return scale_to_range(patch, value_range, out)
+
+
+def scale_to_range(pixels: np.ndarray, value_range: tuple[float, float], out: np.ndarray | None = None) -> np.ndarray:
+    """uint8 pixels -> float32 in ``value_range`` (0 -> lo, 255 -> hi), the networks' input scaling."""
+    lo, hi = (float(v) for v in value_range)
     if out is None:
-        out = np.empty((h, w, 3), dtype=np.float32)
-    np.multiply(patch, (hi - lo) / 255.0, out=out, dtype=np.float32)
+        out = np.empty(pixels.shape, dtype=np.float32)
+    np.multiply(pixels, (hi - lo) / 255.0, out=out, dtype=np.float32)
     out += lo
     return out
 
