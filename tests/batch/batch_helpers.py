@@ -14,12 +14,14 @@ needs_videos = pytest.mark.skipif(not SINGLE.is_file() or not NO_FACE.is_file(),
                                   reason=f"shared test videos not found in {VIDEOS}")
 
 
-def make_variant(src: Path, dst: Path, tag: str) -> Path:
-    """Remux ``src`` into ``dst`` with a container comment ``tag``: same frames, different bytes (content hash)."""
+def make_variant(src: Path, dst: Path, tag: str = "", fmt: str = "mp4") -> Path:
+    """Remux ``src`` into ``dst`` (container ``fmt``) with a container comment ``tag``: same frames, different
+    bytes (content hash)."""
     import av
 
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
-        out.metadata["comment"] = f"vidaffect test variant {tag}"
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format=fmt) as out:
+        if tag:
+            out.metadata["comment"] = f"vidaffect test variant {tag}"
         ins = inp.streams.video[0]
         ost = out.add_stream_from_template(ins)
         for packet in inp.demux(ins):
@@ -28,6 +30,19 @@ def make_variant(src: Path, dst: Path, tag: str) -> Path:
             packet.stream = ost
             out.mux(packet)
     return dst
+
+
+def ledger_jobs(out: Path) -> list:
+    """The jobs of the ledger in ``out`` (none before it exists)."""
+    from vidaffect.batch.ledger import Ledger
+
+    if not (out / "vidaffect.sqlite").exists():
+        return []
+    lg = Ledger(out)
+    try:
+        return lg.jobs()
+    finally:
+        lg.close()
 
 
 def corpus(folder: Path, n: int, src: Path = SINGLE, prefix: str = "clip") -> list[Path]:

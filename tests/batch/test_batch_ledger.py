@@ -119,12 +119,14 @@ def test_commit_refuses_incomplete_staging(tmp_path):
 
 
 def test_stability_needs_two_unchanged_checks_an_interval_apart():
-    t = StabilityTracker(min_age=1.0)
+    t = StabilityTracker(settle=1.0)
     p = Path("x.mp4")
     assert not t.check(p, 100, 1, now=0.0)
     assert not t.check(p, 200, 2, now=1.0)  # still growing
     assert not t.check(p, 200, 2, now=1.5)  # unchanged, but not for a whole interval yet
     assert t.check(p, 200, 2, now=2.0)
+    assert not t.check(p, 200, 2, 7, now=2.5)  # the change time moved (mtime set back by `cp -p`): starts over
+    assert not t.check(p, 200, 2, 7, now=3.0) and t.check(p, 200, 2, 7, now=3.5)
     assert not t.check(Path("empty.mp4"), 0, 1, now=0.0) and not t.check(Path("empty.mp4"), 0, 1, now=5.0)
 
 
@@ -168,3 +170,88 @@ def test_watcher_falls_back_to_polling_without_inotify(tmp_path, monkeypatch):
     assert waker.wait(0.3) is False and time.monotonic() - t0 >= 0.25
     stop.set()
     assert waker.wait(10.0) is True  # a stop request ends the wait at once
+
+
+def _run(lg: Ledger, out: Path, path: str, content: str, n: int, settings: str = "s1"):
+    """Enqueue, claim and finish one job with real staged outputs (as a worker does); return the job."""
+    from vidaffect.batch.outputs import retire_superseded
+
+    job, _ = lg.enqueue(path, content, settings, 10)
+    assert lg.claim(job.id) is not None
+    staging = new_staging_dir(out, job.key)
+    stage_results(_results(Path(path).stem, n), staging, Path(path).name, ("csv",), plot=False)
+    if lg.finish(job.id, commit_staged(staging, out, job.key), frames=n):
+        retire_superseded(lg, out)
+    return lg.get(job.id)
+
+
+def test_changed_file_at_a_path_supersedes_its_old_result(tmp_path):
+    out = tmp_path / "out"
+    lg = Ledger(out)
+    a = _run(lg, out, "/in/v.mp4", "aaaa", 3)
+    other = _run(lg, out, "/in/w.mp4", "wwww", 4)
+    b = _run(lg, out, "/in/v.mp4", "bbbb", 5)  # the file at /in/v.mp4 was replaced, then analysed again
+    a = lg.get(a.id)
+    assert (a.state, a.superseded_by) == ("superseded", b.id) and b.state == "done"
+    assert [j.id for j in lg.versions("/in/v.mp4")] == [b.id, a.id]
+    # one current set of rows per path: the old version's outputs moved to superseded/
+    df = read_dataset(out)
+    assert df.groupby("video").size().to_dict() == {b.key: 5, other.key: 4}
+    assert sorted(p.name for p in (out / "results").iterdir()) == sorted([b.key, other.key])
+    assert all(v.startswith("superseded/") for v in a.output_paths.values())
+    assert (out / a.output_paths["csv"]).is_file() and (out / a.output_paths["dataset"]).is_file()
+    assert [(o.id, n.id) for o, n in lg.superseded_by_content()] == [(a.id, b.id)]
+
+    # the file changes back to the first content: that one is current again, its copy leaves superseded/
+    a2 = _run(lg, out, "/in/v.mp4", "aaaa", 3)
+    assert a2.id == a.id and a2.state == "done" and lg.get(b.id).state == "superseded"
+    assert read_dataset(out).groupby("video").size().to_dict() == {a.key: 3, other.key: 4}
+    assert not (out / "superseded" / "results" / a.key).exists()
+    assert (out / "superseded" / "results" / b.key).is_dir()
+
+
+def test_an_older_version_finishing_last_does_not_become_current(tmp_path):
+    out = tmp_path / "out"
+    lg = Ledger(out)
+    old, _ = lg.enqueue("/in/v.mp4", "old", "s1", 10)
+    lg.claim(old.id)  # still running when the file changes and the new content is analysed
+    new = _run(lg, out, "/in/v.mp4", "new", 2)
+    staging = new_staging_dir(out, old.key)
+    stage_results(_results("v", 7), staging, "v.mp4", ("csv",), plot=False)
+    assert [j.id for j in lg.finish(old.id, commit_staged(staging, out, old.key), frames=7)] == [old.id]
+    from vidaffect.batch.outputs import retire_superseded
+
+    retire_superseded(lg, out)
+    assert lg.get(old.id).state == "superseded" and lg.get(new.id).state == "done"
+    assert read_dataset(out)["video"].unique().tolist() == [new.key]
+
+
+def test_failed_and_queued_old_versions_are_superseded_too(tmp_path):
+    out = tmp_path / "out"
+    lg = Ledger(out)
+    bad, _ = lg.enqueue("/in/v.mp4", "partial", "s1", 10)
+    lg.claim(bad.id)
+    lg.fail(bad.id, "truncated video")
+    stale, _ = lg.enqueue("/in/v.mp4", "partial2", "s1", 10)  # queued, never run
+    good = _run(lg, out, "/in/v.mp4", "whole", 3)
+    assert {lg.get(bad.id).state, lg.get(stale.id).state} == {"superseded"}
+    assert lg.get(good.id).state == "done"
+    assert lg.counts()["failed"] == 0 and lg.retry_failed() == 0
+
+
+def test_old_ledger_gains_the_superseded_by_column(tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "vidaffect.sqlite")
+    db.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, content_hash TEXT NOT NULL, "
+               "settings_hash TEXT NOT NULL, path TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL, "
+               "source TEXT NOT NULL DEFAULT 'batch', state TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT "
+               "NULL DEFAULT 0, error TEXT, progress REAL NOT NULL DEFAULT 0, frames INTEGER, queued_at REAL NOT "
+               "NULL, started_at REAL, finished_at REAL, seconds REAL, outputs TEXT, owner_pid INTEGER, "
+               "owner_host TEXT, heartbeat REAL, UNIQUE (content_hash, settings_hash))")
+    db.execute("INSERT INTO jobs (content_hash, settings_hash, path, name, size, state, queued_at) "
+               "VALUES ('c', 's', '/v.mp4', 'v.mp4', 1, 'done', 1.0)")
+    db.commit()
+    db.close()
+    lg = Ledger(tmp_path)
+    assert lg.jobs()[0].superseded_by is None and lg.jobs()[0].state == "done"

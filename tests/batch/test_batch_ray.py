@@ -42,3 +42,16 @@ def test_ray_engine_matches_local_engine(tmp_path):
     db = read_dataset(tmp_path / "ray").sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(da, db)
     assert not list((tmp_path / "shared-storage").rglob("*.parquet"))  # per-task files removed after commit
+
+
+def test_quiet_ray_batch_prints_nothing(tmp_path):
+    """`vidaffect batch --engine ray -q`: no Ray INFO/WARNING lines either (Ray started and shut down by the CLI)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "vidaffect", "batch", str(NO_FACE), "-o", str(tmp_path / "out"),
+                        "--engine", "ray", "-q", "--end", "0.3", "--no-plot"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (r.stdout, r.stderr) == ("", "")
+    assert Ledger(tmp_path / "out").counts()["done"] == 1

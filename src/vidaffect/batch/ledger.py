@@ -4,6 +4,13 @@ A job is one (video content, analysis settings) pair.  States::
 
     queued -> running -> done | failed
     done -> superseded   (the same video was since analysed with other settings: its outputs were replaced)
+    done | failed | queued -> superseded
+                         (the file at its path changed and the new content was analysed: one current
+                         result per path; the old outputs move to OUT/superseded/, see outputs.retire_superseded)
+
+``superseded_by`` names the job that replaced a superseded row.  The current
+version of a path is its newest enqueued content (``queued_at``), so a file
+that changes back to an older content makes that one current again.
 
 A row in ``running`` names its owner (pid, host) and a heartbeat; rows whose
 owner is dead (same host: the pid is gone; other host: no heartbeat for
@@ -51,10 +58,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     owner_pid INTEGER,
     owner_host TEXT,
     heartbeat REAL,
+    superseded_by INTEGER,
     UNIQUE (content_hash, settings_hash)
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
 CREATE INDEX IF NOT EXISTS jobs_content ON jobs (content_hash);
+CREATE INDEX IF NOT EXISTS jobs_path ON jobs (path);
 CREATE TABLE IF NOT EXISTS settings (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
 """
 
@@ -83,6 +92,7 @@ class Job:
     owner_pid: int | None
     owner_host: str | None
     heartbeat: float | None
+    superseded_by: int | None = None
 
     @property
     def key(self) -> str:
@@ -155,9 +165,20 @@ class Ledger:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
             self.db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise OutputError(f"{self.path}: cannot open the job ledger ({exc})") from None
+
+    def _migrate(self) -> None:
+        """Add the columns of newer versions to a ledger written by an older one."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(jobs)")}
+        if cols and "superseded_by" not in cols:
+            try:
+                self.db.execute("ALTER TABLE jobs ADD COLUMN superseded_by INTEGER")
+            except sqlite3.OperationalError as exc:  # another process migrated it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     def close(self) -> None:
         self.db.close()
@@ -190,6 +211,25 @@ class Ledger:
             out[state] = n
         return out
 
+    def versions(self, path: str | os.PathLike) -> list[Job]:
+        """Every job of one video path, newest enqueued first (at most one of them is current: done)."""
+        return self._jobs("SELECT * FROM jobs WHERE path = ? ORDER BY queued_at DESC, id DESC", (str(path),))
+
+    def superseded_by_content(self) -> list[tuple[Job, Job]]:
+        """(old, new) pairs where the file at a path changed: the old job's results are no longer current."""
+        rows = self.db.execute(
+            "SELECT o.id, n.id FROM jobs o JOIN jobs n ON o.superseded_by = n.id "
+            "WHERE o.state = 'superseded' AND o.content_hash != n.content_hash ORDER BY o.id").fetchall()
+        out = []
+        for old_id, new_id in rows:
+            old, new = self.get(old_id), self.get(new_id)
+            if old is not None and new is not None:
+                out.append((old, new))
+        return out
+
+    def set_outputs(self, job_id: int, outputs: dict[str, str]) -> None:
+        self.db.execute("UPDATE jobs SET outputs = ? WHERE id = ?", (json.dumps(outputs), job_id))
+
     def settings_json(self, settings: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT json FROM settings WHERE hash = ?", (settings,)).fetchone()
         return json.loads(row[0]) if row else None
@@ -215,8 +255,9 @@ class Ledger:
                 what = "new"
             elif row["state"] == "superseded" or (row["state"] == "failed" and requeue_failed):
                 self.db.execute(
-                    "UPDATE jobs SET state = 'queued', path = ?, name = ?, error = NULL, progress = 0, queued_at = ? "
-                    "WHERE content_hash = ? AND settings_hash = ?", (str(path), name, now, content, settings))
+                    "UPDATE jobs SET state = 'queued', path = ?, name = ?, error = NULL, progress = 0, queued_at = ?, "
+                    "superseded_by = NULL WHERE content_hash = ? AND settings_hash = ?",
+                    (str(path), name, now, content, settings))
                 what = "requeued"
             else:
                 what = row["state"]
@@ -259,8 +300,12 @@ class Ledger:
             self.db.execute("UPDATE jobs SET heartbeat = ?, progress = ? WHERE id = ? AND state = 'running'",
                             (time.time(), float(progress), job_id))
 
-    def finish(self, job_id: int, outputs: dict[str, str], frames: int | None = None) -> None:
-        """Mark a job done (call only after its outputs were renamed into place); supersede other settings' rows."""
+    def finish(self, job_id: int, outputs: dict[str, str], frames: int | None = None) -> list[Job]:
+        """Mark a job done (call only after its outputs were renamed into place) and supersede the rows it
+        replaces: the same content with other settings, and other contents of the same path enqueued before
+        it (done, failed or still queued).  If a newer content of its path is already done, this job is the
+        one superseded.  Returns the rows superseded because their path changed (their outputs are to be
+        moved out of the current results by :func:`vidaffect.batch.outputs.retire_superseded`)."""
         now = time.time()
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -268,14 +313,29 @@ class Ledger:
             assert job is not None
             self.db.execute(
                 "UPDATE jobs SET state = 'done', progress = 1, finished_at = ?, seconds = ? - COALESCE(started_at, ?), "
-                "outputs = ?, frames = ?, owner_pid = NULL, owner_host = NULL WHERE id = ?",
+                "outputs = ?, frames = ?, owner_pid = NULL, owner_host = NULL, superseded_by = NULL WHERE id = ?",
                 (now, now, now, json.dumps(outputs), frames, job_id))
-            self.db.execute("UPDATE jobs SET state = 'superseded' WHERE content_hash = ? AND id != ? AND state = 'done'",
-                            (job.content_hash, job_id))
+            self.db.execute("UPDATE jobs SET state = 'superseded', superseded_by = ? "
+                            "WHERE content_hash = ? AND id != ? AND state = 'done'",
+                            (job_id, job.content_hash, job_id))
+            newer = self.db.execute(
+                "SELECT id FROM jobs WHERE path = ? AND content_hash != ? AND state = 'done' AND queued_at > ? "
+                "ORDER BY queued_at DESC LIMIT 1", (job.path, job.content_hash, job.queued_at)).fetchone()
+            if newer is not None:
+                self.db.execute("UPDATE jobs SET state = 'superseded', superseded_by = ? WHERE id = ?",
+                                (newer[0], job_id))
+                replaced = [job_id]
+            else:
+                replaced = [r[0] for r in self.db.execute(
+                    "SELECT id FROM jobs WHERE path = ? AND content_hash != ? AND queued_at <= ? "
+                    "AND state IN ('done', 'failed', 'queued')", (job.path, job.content_hash, job.queued_at))]
+                self.db.executemany("UPDATE jobs SET state = 'superseded', superseded_by = ? WHERE id = ?",
+                                    [(job_id, i) for i in replaced])
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        return [j for j in (self.get(i) for i in replaced) if j is not None]
 
     def fail(self, job_id: int, error: str) -> None:
         now = time.time()

@@ -6,6 +6,9 @@ Layout of an output directory::
     OUT/results/<key>/<stem>.frames.csv ...   what ``Results.save`` writes
     OUT/dataset/video=<key>/part-0.parquet    the corpus data set
     OUT/.staging/                             jobs in flight (removed on commit)
+    OUT/superseded/results/<key>/ ...         older versions of a path whose file changed since
+    OUT/superseded/dataset/video=<key>/ ...   (kept for reference; ``results/`` and ``dataset/`` hold
+                                              only the current version of each video path)
 
 ``key`` = ``<video stem>-<content hash[:10]>``.  The ledger row turns ``done``
 only after :func:`commit_staged` returned, so a run killed at any moment
@@ -23,6 +26,7 @@ from vidaffect.batch.dataset import PART_NAME, partition_dir, write_part
 from vidaffect.results.results import Results
 
 RESULTS_DIR = "results"
+SUPERSEDED_DIR = "superseded"
 STAGING_DIR = ".staging"
 MANIFEST = "_SUCCESS.json"
 
@@ -87,3 +91,42 @@ def clean_staging(out: str | os.PathLike, live_pids: set[int] | None = None) -> 
             shutil.rmtree(d, ignore_errors=True)
             n += 1
     return n
+
+
+def retire_superseded(ledger, out: str | os.PathLike) -> int:
+    """Move the outputs of jobs superseded by a new content at their path out of ``results/`` and ``dataset/``
+    into ``superseded/`` (same layout), so that the data set holds one version of each video path.
+
+    Idempotent and safe to call from several processes (a folder another one moved is skipped); runs after
+    every :meth:`Ledger.finish` and at the start of every engine (finishes a move a killed run left undone).
+    Also drops ``superseded/`` copies of videos that are current again.  Returns how many jobs it moved.
+    """
+    from vidaffect.batch.dataset import DATASET_DIR
+
+    out = Path(out)
+    current = {j.key for j in ledger.jobs("done")}
+    moved = 0
+    for old, _new in ledger.superseded_by_content():
+        paths = old.output_paths
+        if old.key in current or not paths or all(v.startswith(SUPERSEDED_DIR + "/") for v in paths.values()):
+            continue
+        for src_rel in (f"{RESULTS_DIR}/{old.key}", f"{DATASET_DIR}/video={old.key}"):
+            src, dst = out / src_rel, out / SUPERSEDED_DIR / src_rel
+            if not src.exists():
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if dst.exists():
+                shutil.rmtree(dst, ignore_errors=True)
+            try:
+                os.replace(src, dst)
+            except FileNotFoundError:  # moved by another process meanwhile
+                pass
+        ledger.set_outputs(old.id, {k: v if v.startswith(SUPERSEDED_DIR + "/") else f"{SUPERSEDED_DIR}/{v}"
+                                    for k, v in paths.items()})
+        moved += 1
+    root = out / SUPERSEDED_DIR
+    for sub, prefix in ((RESULTS_DIR, ""), (DATASET_DIR, "video=")):
+        for d in (root / sub).glob("*") if (root / sub).is_dir() else []:
+            if d.name[len(prefix):] in current:
+                shutil.rmtree(d, ignore_errors=True)
+    return moved

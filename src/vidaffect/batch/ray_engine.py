@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from vidaffect.batch.ledger import HOST, Ledger
-from vidaffect.batch.outputs import MANIFEST, clean_staging, commit_staged, new_staging_dir, stage_results
+from vidaffect.batch.outputs import (MANIFEST, clean_staging, commit_staged, new_staging_dir, retire_superseded,
+                                     stage_results)
 from vidaffect.batch.runner import BatchReport, _bar, prepare_jobs
 from vidaffect.batch.worker import WorkerConfig, analyze_video
 from vidaffect.errors import VidaffectError
@@ -45,6 +46,16 @@ def _import_ray():
     except ImportError:
         raise VidaffectError("--engine ray needs Ray: pip install 'vidaffect[ray]'") from None
     return ray
+
+
+def _quiet_ray() -> None:
+    """Silence Ray in this process (before and after ``ray.init``, which sets the ``ray`` logger's level)."""
+    import warnings
+
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    for name in ("ray", "ray.data", "ray.tune", "ray.train", "ray.serve"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"ray(\.|$)")
 
 
 def _fs(url: str):
@@ -102,7 +113,8 @@ def _commit(ledger: Ledger, out: Path, storage: str, r: dict[str, Any], key: str
         outputs = commit_staged(staging, out, key)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    ledger.finish(r["id"], outputs, r["frames"])
+    if ledger.finish(r["id"], outputs, r["frames"]):
+        retire_superseded(ledger, out)
     fs.rm(r["url"], recursive=True)
     return outputs
 
@@ -132,19 +144,28 @@ class _DriverHeartbeat:
 
 def run_ray(videos: list[Path], out: str | os.PathLike, options, formats=("csv", "parquet"), plot: bool = True,
             address: str | None = None, storage: str | None = None, workers: int = 2, threads: int = 1,
-            progress: bool = True, requeue_failed: bool = False) -> BatchReport:
-    """Process ``videos`` into ``out`` with ``workers`` Ray actors; same ledger and outputs as the local engine."""
+            progress: bool = True, requeue_failed: bool = False, quiet: bool = False) -> BatchReport:
+    """Process ``videos`` into ``out`` with ``workers`` Ray actors; same ledger and outputs as the local engine.
+
+    ``quiet``: Ray's own INFO/WARNING lines are silenced too (its loggers at ERROR, no worker logs on the
+    driver), as for ``vidaffect batch -q``.
+    """
+    if quiet:
+        _quiet_ray()
     ray = _import_ray()
     out = Path(out).resolve()
     storage = storage or (out / RAY_STAGING).as_uri()
     report = BatchReport()
     ledger = Ledger(out)
     clean_staging(out)
+    retire_superseded(ledger, out)
     jobs = prepare_jobs(ledger, [Path(v).resolve() for v in videos], options, requeue_failed=requeue_failed,
                         report=report, outputs=set(formats) | ({"plot"} if plot else set()))
     started_here = False
     if jobs and not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if quiet:
+            kwargs["logging_level"] = logging.ERROR
         if address:
             kwargs["address"] = address
         else:

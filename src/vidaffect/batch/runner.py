@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vidaffect.batch.ledger import Job, Ledger, content_hash, settings_hash
-from vidaffect.batch.outputs import clean_staging
+from vidaffect.batch.outputs import clean_staging, retire_superseded
 from vidaffect.batch.worker import WorkerConfig, close_worker, init_worker, pool_context, run_job
 from vidaffect.errors import VidaffectError
 
@@ -86,6 +86,7 @@ def run_local(videos: list[Path], out: str | os.PathLike, options, formats=("csv
     ledger = Ledger(out)
     try:
         clean_staging(out)
+        retire_superseded(ledger, out)
         jobs = prepare_jobs(ledger, videos, options, requeue_failed=requeue_failed, report=report,
                             outputs=set(formats) | ({"plot"} if plot else set()))
     finally:

@@ -1,15 +1,33 @@
-"""Watch mode: poll a folder and analyse each new video once it is complete.
+"""Watch mode: poll a folder and analyse each new video once it is whole.
 
-A file is picked up only when its size and modification time did not change
-between two checks at least ``interval`` seconds apart (a file still being
-copied is left alone).  With the optional ``inotify_simple`` package on Linux
-the watcher wakes on file events (new files are seen at once); without it, or
-when inotify fails (some network file systems), it polls every ``interval``
-seconds.  Jobs go through the same ledger as ``vidaffect batch``, so
-restarting the watcher never redoes finished videos.
+A file is analysed only when it is whole:
+
+* **settled**: its size, modification time and inode change time (which no
+  copy tool can set back) did not change for ``settle`` seconds, as seen by
+  this watcher (an old mtime kept by ``cp -p``/``rsync -t`` proves nothing);
+* **decodes to its announced end**: the container's header (duration, frame
+  count, file size) matches the data that is there
+  (:func:`vidaffect.video.pyav_backend.incomplete_reason`, packets are read,
+  not decoded).  A settled file that stays incomplete is left alone until it
+  changes, and handed to the analyser (which records why it failed) only after
+  ``GIVE_UP_FACTOR`` x ``settle`` seconds without change;
+* **not named "in progress"**: ``*.part``, ``*.tmp``, ``*.crdownload``,
+  ``*.partial``, ``*.download``, dotfiles and files in dot-folders (rsync's
+  temporary files), plus the ``ignore`` patterns;
+* with ``ready_marker`` (e.g. ``.done``): only when ``<file><marker>`` exists
+  (the marker replaces the settle rule, the decode check still runs and a
+  file it fails is analysed anyway and recorded as failed).
+
+With the optional ``inotify_simple`` package on Linux the watcher wakes on
+file events; without it, or when inotify fails (some network file systems),
+it polls every ``interval`` seconds.  Jobs go through the same ledger as
+``vidaffect batch``, so restarting the watcher never redoes finished videos,
+and a file whose content changes after it was analysed gets a new result that
+supersedes the old one (see :meth:`Ledger.finish`).
 """
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import signal
@@ -19,34 +37,43 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidaffect.batch.ledger import Ledger, content_hash, settings_hash
-from vidaffect.batch.outputs import clean_staging
+from vidaffect.batch.outputs import clean_staging, retire_superseded
 from vidaffect.batch.worker import WorkerConfig, close_worker, init_worker
+from vidaffect.video.formats import DEFAULT_EXTS, DEFAULT_SETTLE_S, IN_PROGRESS_PATTERNS, parse_exts
 
 log = logging.getLogger("vidaffect.watch")
-IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download")
+# A settled file that still does not decode to its announced end is analysed (and recorded as failed)
+# once it stayed unchanged for this many settle periods.
+GIVE_UP_FACTOR = 10
 
 
 @dataclass
 class _Seen:
-    size: int
-    mtime_ns: int
+    sig: tuple[int, int, int]
     since: float
+    warned: bool = False
 
 
 class StabilityTracker:
-    """Reports a file as ready once size and mtime were unchanged over two checks ``min_age`` seconds apart."""
+    """Reports a file as settled once its (size, mtime, ctime) stayed the same for ``settle`` seconds."""
 
-    def __init__(self, min_age: float = 0.0) -> None:
-        self.min_age = min_age
+    def __init__(self, settle: float = 0.0) -> None:
+        self.settle = settle
         self.seen: dict[Path, _Seen] = {}
 
-    def check(self, path: Path, size: int, mtime_ns: int, now: float | None = None) -> bool:
+    def check(self, path: Path, size: int, mtime_ns: int, ctime_ns: int = 0, now: float | None = None) -> bool:
+        return self.unchanged_for(path, size, mtime_ns, ctime_ns, now) >= self.settle
+
+    def unchanged_for(self, path: Path, size: int, mtime_ns: int, ctime_ns: int = 0,
+                      now: float | None = None) -> float:
+        """Seconds this file has been seen unchanged; -1 at first sight, after a change, and while empty."""
         now = time.monotonic() if now is None else now
+        sig = (size, mtime_ns, ctime_ns)
         prev = self.seen.get(path)
-        if prev is None or (prev.size, prev.mtime_ns) != (size, mtime_ns) or size == 0:
-            self.seen[path] = _Seen(size, mtime_ns, now)
-            return False
-        return now - prev.since >= self.min_age
+        if prev is None or prev.sig != sig or size == 0:
+            self.seen[path] = _Seen(sig, now)
+            return -1.0  # never ready at first sight: two checks at least, even with settle 0
+        return now - prev.since
 
     def forget(self, path: Path) -> None:
         self.seen.pop(path, None)
@@ -56,37 +83,73 @@ class Watcher:
     """Poll ``directory`` every ``interval`` seconds and process complete new videos into ``out``."""
 
     def __init__(self, directory: str | os.PathLike, out: str | os.PathLike, options, interval: float = 5.0,
-                 exts: str = "mp4", formats=("csv", "parquet"), plot: bool = True, threads: int = 1) -> None:
+                 exts: str = DEFAULT_EXTS, formats=("csv", "parquet"), plot: bool = True, threads: int = 1,
+                 settle: float = DEFAULT_SETTLE_S, ignore: tuple[str, ...] | list[str] = (),
+                 ready_marker: str | None = None) -> None:
         self.directory, self.out = Path(directory), Path(out)
         self.interval = interval
-        self.exts = {"." + e.strip().lower().lstrip(".") for e in exts.split(",") if e.strip()}
+        self.settle = settle
+        self.exts = set(parse_exts(exts))
+        self.ignore = tuple(IN_PROGRESS_PATTERNS) + tuple(ignore)
+        self.ready_marker = ready_marker or None
         self.options = options
         self.config = WorkerConfig.build(self.out, options, formats, plot, threads)
-        self.tracker = StabilityTracker(min_age=interval)
+        self.tracker = StabilityTracker(settle=settle)
         self.handled: dict[Path, tuple[int, int]] = {}
         self.stop_event = threading.Event()
         self.current_job: int | None = None
         self._interrupts = 0
 
+    def ignored(self, path: Path) -> bool:
+        """In-progress names: the patterns (on the file name) and anything in a dot-folder of the tree."""
+        try:
+            parts = path.relative_to(self.directory).parts
+        except ValueError:
+            parts = (path.name,)
+        if any(part.startswith(".") for part in parts[:-1]):
+            return True
+        return any(fnmatch.fnmatch(path.name, pat) or fnmatch.fnmatch(path.name.lower(), pat) for pat in self.ignore)
+
     def candidates(self) -> list[Path]:
         return sorted(p for p in self.directory.rglob("*") if p.is_file() and p.suffix.lower() in self.exts
-                      and not p.name.startswith(".") and not p.name.endswith(IGNORED_SUFFIXES))
+                      and not self.ignored(p))
 
     def ready_files(self) -> list[Path]:
-        """Files that are complete (stable over two checks) and not handled yet in their current state."""
+        """Files that are whole (see the module doc) and not handled yet in their current state."""
+        from vidaffect.video.pyav_backend import incomplete_reason
+
         ready = []
         for p in self.candidates():
             try:
                 st = p.stat()
             except OSError:
                 continue
-            sig = (st.st_size, st.st_mtime_ns)
-            if self.handled.get(p) == sig:
+            if self.handled.get(p) == (st.st_size, st.st_mtime_ns):
                 continue
-            if self.tracker.check(p, *sig):
+            if self.ready_marker:
+                if not Path(str(p) + self.ready_marker).exists():
+                    log.debug("%s: no ready marker %s yet", p, self.ready_marker)
+                    continue
+                why = incomplete_reason(p)
+                if why:
+                    log.warning("%s: has its ready marker but is incomplete (%s); analysing it anyway", p, why)
                 ready.append(p)
-            else:
-                log.debug("%s: not complete yet (size %d)", p, st.st_size)
+                continue
+            age = self.tracker.unchanged_for(p, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if age < self.settle:
+                log.debug("%s: not settled yet (size %d, unchanged for %.1f s)", p, st.st_size, max(age, 0.0))
+                continue
+            why = incomplete_reason(p)
+            if why is None:
+                ready.append(p)
+                continue
+            seen = self.tracker.seen[p]
+            if age >= GIVE_UP_FACTOR * self.settle:
+                log.warning("%s: still incomplete after %.0f s without change (%s); analysing it", p, age, why)
+                ready.append(p)
+            elif not seen.warned:
+                seen.warned = True
+                log.info("%s: settled but incomplete (%s); waiting for the rest", p, why)
         return ready
 
     def install_signal_handlers(self) -> None:
@@ -136,13 +199,15 @@ class Watcher:
         clean_staging(self.out)
         for j in ledger.recover():
             log.info("%s: requeued (its run died while it was running)", j.path)
+        retire_superseded(ledger, self.out)
         shash, described = settings_hash(self.options)
         ledger.remember_settings(shash, described)
         init_worker(self.config)
         waker = make_waker(self.directory, self.stop_event)
         n = polls = 0
-        log.info("watching %s (%s, interval %.1f s) for %s; results in %s", self.directory, waker.kind,
-                 self.interval, ",".join(sorted(self.exts)), self.out)
+        rule = f"ready marker {self.ready_marker}" if self.ready_marker else f"settle {self.settle:g} s"
+        log.info("watching %s (%s, interval %.1f s, %s) for %s; results in %s", self.directory, waker.kind,
+                 self.interval, rule, ",".join(sorted(self.exts)), self.out)
         try:
             while not self.stop_event.is_set():
                 for path in self.ready_files():
@@ -154,7 +219,7 @@ class Watcher:
                     break
                 # wake early on file events, but re-check files that are settling after at most an interval
                 settling = any(p not in self.handled for p in self.tracker.seen)
-                waker.wait(self.interval / 2 if settling else self.interval)
+                waker.wait(min(self.interval, max(self.settle / 2, 0.05)) if settling else self.interval)
         except KeyboardInterrupt:
             log.info("stopped (interrupted)")
         finally:

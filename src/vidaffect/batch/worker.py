@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from vidaffect.batch.ledger import Ledger
-from vidaffect.batch.outputs import commit_staged, new_staging_dir, stage_results
+from vidaffect.batch.outputs import commit_staged, new_staging_dir, retire_superseded, stage_results
 from vidaffect.errors import VidaffectError
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,8 @@ def process_job(ledger: Ledger, analyzer, config: WorkerConfig, job_id: int) -> 
         manifest = stage_results(res, staging, job.name, config.formats, config.plot)
         outputs = commit_staged(staging, config.out, job.key)
         beat.stop()
-        ledger.finish(job_id, outputs, manifest["frames"])
+        if ledger.finish(job_id, outputs, manifest["frames"]):
+            retire_superseded(ledger, config.out)
         log.info("%s: done (%d frames, %.1f s)", job.path, manifest["frames"], time.perf_counter() - t0)
         return {"id": job_id, "state": "done", "frames": manifest["frames"], "seconds": time.perf_counter() - t0,
                 "path": job.path}

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from vidaffect.batch.ledger import Job, Ledger, content_hash, settings_hash
 from vidaffect.batch.worker import WorkerConfig
 from vidaffect.service.dispatcher import Dispatcher
+from vidaffect.video.formats import DEFAULT_EXTS, parse_exts
 
 log = logging.getLogger("vidaffect.service")
 UPLOADS_DIR = "uploads"
@@ -40,7 +41,7 @@ class ServiceConfig:
     root: Path | None = None  # server-side paths must lie inside it (None: path jobs disabled)
     token: str | None = None
     max_upload_bytes: int = 2 << 30
-    exts: frozenset[str] = field(default_factory=lambda: frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".wmv", ".m4v"}))
+    exts: frozenset[str] = field(default_factory=lambda: parse_exts(DEFAULT_EXTS))
     workers: int = 1
     threads: int = 1
 
@@ -49,7 +50,7 @@ def _job_view(job: Job) -> dict[str, Any]:
     return {"id": job.id, "state": job.state, "progress": round(job.progress, 3), "name": job.name,
             "size": job.size, "attempts": job.attempts, "error": job.error, "frames": job.frames,
             "queued_at": job.queued_at, "started_at": job.started_at, "finished_at": job.finished_at,
-            "seconds": job.seconds, "content_hash": job.content_hash,
+            "seconds": job.seconds, "content_hash": job.content_hash, "superseded_by": job.superseded_by,
             "links": {"self": f"/jobs/{job.id}", "results": f"/jobs/{job.id}/results?format=csv",
                       "plot": f"/jobs/{job.id}/plot.png"}}
 

@@ -16,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from vidaffect.batch.ledger import Ledger
-from vidaffect.batch.outputs import clean_staging
+from vidaffect.batch.outputs import clean_staging, retire_superseded
 from vidaffect.batch.worker import WorkerConfig, init_worker, pool_context, run_job
 
 log = logging.getLogger("vidaffect.service")
@@ -38,6 +38,7 @@ class Dispatcher:
         try:
             for j in ledger.recover():
                 log.info("job %d (%s): requeued after a restart", j.id, j.name)
+            retire_superseded(ledger, self.out)
         finally:
             ledger.close()
         clean_staging(self.out)

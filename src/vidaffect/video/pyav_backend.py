@@ -172,3 +172,109 @@ def open_video(path: str | os.PathLike, fps: float | None = None, start: float |
                end: float | None = None) -> PyAVReader:
     """Open ``path`` for streaming decoding; raises :class:`VideoError` with a one-line cause."""
     return PyAVReader(path, fps=fps, start=start, end=end)
+
+
+def incomplete_reason(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not (yet) a whole video, or None when its video stream reaches its announced end.
+
+    Cheap: packets are demuxed (not decoded) up to the end of the file and the
+    last one's end time and the packet count are compared with the duration and
+    frame count in the container's header, with the same tolerances as the
+    truncation check of a full decode (:meth:`PyAVReader._check_complete`).  A
+    file whose header is not written yet (MP4 before its ``moov`` box) cannot be
+    opened and is incomplete too.  Containers that announce no length
+    (a live MKV, MPEG-TS) pass: only the settle rule guards them.  Where FFmpeg
+    takes the duration from the data itself (ASF/WMV), the file size in the
+    header is compared with the file's (also AVI's RIFF size and Matroska's
+    segment size), see :func:`_declared_size`.
+    """
+    p = Path(path)
+    declared, size = _declared_size(p), p.stat().st_size if p.exists() else 0
+    if declared is not None and size < declared:
+        return f"{size} of the {declared} bytes its header announces"
+    try:
+        container = open_container(p)
+    except VideoError as exc:
+        return str(exc)[len(f"{p}: "):] if str(exc).startswith(f"{p}: ") else str(exc)
+    try:
+        s = container.streams.video[0]
+        if s.duration is not None:
+            announced = float(s.duration * s.time_base)
+        elif container.duration is not None:
+            announced = container.duration / av.time_base
+        else:
+            announced = 0.0
+        rate = float(s.average_rate or s.guessed_rate or 0)
+        base, end, packets = s.start_time, None, 0
+        try:
+            for packet in container.demux(s):
+                if packet.size == 0:  # the flush packet at the end of the file
+                    continue
+                packets += 1
+                if packet.pts is not None:
+                    base = packet.pts if base is None else base
+                    t = float((packet.pts - base + (packet.duration or 0)) * s.time_base)
+                    end = t if end is None else max(end, t)
+        except av.error.FFmpegError as exc:
+            where = f"after {end:.2f} s" if end is not None else "before the first packet"
+            return f"unreadable data {where} ({exc.strerror or type(exc).__name__})"
+        if packets == 0:
+            return "no video packet yet"
+        frame_dt = 1.0 / rate if rate else 0.0
+        if announced > 0 and end is not None and end + frame_dt < announced - TRUNCATION_TOLERANCE_S:
+            return f"the data ends at {end:.2f} s of the {announced:.2f} s its header announces"
+        if s.frames and packets < s.frames * (1 - TRUNCATION_FRAME_SHARE) - 2:
+            return f"{packets} of the {s.frames} frames its header announces"
+        return None
+    finally:
+        container.close()
+
+
+_ASF_HEADER = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+_ASF_FILE_PROPERTIES = bytes.fromhex("a1dcab8c47a9cf118ee400c00c205365")
+
+
+def _ebml_vint(data: bytes, pos: int, keep_marker: bool) -> tuple[int | None, int]:
+    """An EBML variable-size integer at ``pos``: (value, next position); value None for "unknown size"."""
+    first = data[pos]
+    length = next((i + 1 for i in range(8) if first & (0x80 >> i)), 0)
+    if not length or pos + length > len(data):
+        raise ValueError("bad EBML integer")
+    value = first if keep_marker else first & (0xFF >> length)
+    for b in data[pos + 1:pos + length]:
+        value = (value << 8) | b
+    if not keep_marker and value == (1 << (7 * length)) - 1:
+        return None, pos + length
+    return value, pos + length
+
+
+def _declared_size(p: Path) -> int | None:
+    """The file size a finished file must have at least, from its header (ASF, RIFF/AVI, Matroska/WebM);
+    None when the format does not state it or states "unknown" (a live recording)."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return None
+    try:
+        if head[:16] == _ASF_HEADER:
+            i = head.find(_ASF_FILE_PROPERTIES)
+            if i < 0 or i + 48 > len(head):
+                return None
+            declared = int.from_bytes(head[i + 40:i + 48], "little")  # GUID, object size, file id, *file size*
+            flags = int.from_bytes(head[i + 88:i + 92], "little") if i + 92 <= len(head) else 0
+            return None if flags & 1 or declared == 0 else declared  # broadcast flag: size not valid
+        if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+            return int.from_bytes(head[4:8], "little") + 8
+        if head[:4] == bytes.fromhex("1a45dfa3"):
+            _, pos = _ebml_vint(head, 0, True)
+            size, pos = _ebml_vint(head, pos, False)
+            pos += size or 0
+            ident, pos = _ebml_vint(head, pos, True)
+            if ident != 0x18538067:  # Segment
+                return None
+            size, pos = _ebml_vint(head, pos, False)
+            return None if size is None else pos + size
+    except (ValueError, IndexError):
+        return None
+    return None

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from vidaffect.errors import OutputError, VidaffectError
+from vidaffect.video.formats import DEFAULT_EXTS, parse_exts
 
-DEFAULT_EXTS = "mp4,avi,mov,mkv,webm,wmv,m4v,mpg,mpeg,flv,3gp,ts,mts"
 DEFAULT_OUT = "vidaffect-results"
 
 
@@ -102,7 +102,7 @@ def parse_formats(text: str) -> list[str]:
 
 def collect_videos(inputs: list[str], exts: str) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Expand files and directories (recursively, by extension); return (videos, missing inputs)."""
-    allowed = {"." + e.strip().lower().lstrip(".") for e in exts.split(",") if e.strip()}
+    allowed = parse_exts(exts)
     videos, missing = [], []
     for item in inputs:
         p = Path(item)

@@ -43,7 +43,7 @@ def run_batch(args: argparse.Namespace) -> int:
 
         report = run_ray(videos, out, options, formats, plot=not args.no_plot, address=args.address,
                          storage=args.storage, workers=args.workers, threads=args.threads or 1,
-                         progress=progress, requeue_failed=args.retry_failed)
+                         progress=progress, requeue_failed=args.retry_failed, quiet=args.quiet)
     else:
         report = run_local(videos, out, options, formats, plot=not args.no_plot, workers=args.workers,
                            threads=args.threads or 1, progress=progress, requeue_failed=args.retry_failed)
@@ -60,15 +60,21 @@ def run_status(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if not (out / DB_NAME).is_file():
         raise VidaffectError(f"{out}: no job ledger here ({DB_NAME} not found)")
+    if args.limit < 0:
+        raise VidaffectError(f"--limit must be >= 0, got {args.limit}")
     ledger = Ledger(out)
     try:
         ledger.recover()
         counts = ledger.counts()
         failed = ledger.jobs("failed")
         running = ledger.jobs("running")
+        replaced = ledger.superseded_by_content()
         if args.json:
             print(json.dumps({"counts": counts, "failed": [{"path": j.path, "error": j.error, "attempts": j.attempts}
-                                                           for j in failed]}, indent=2))
+                                                           for j in failed],
+                              "superseded": [{"path": o.path, "job": o.id, "key": o.key, "superseded_by": n.id,
+                                              "current_key": n.key, "outputs": o.output_paths}
+                                             for o, n in replaced]}, indent=2))
             return 0
         print(f"{out}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("queued", "done", "failed")))
         done = ledger.jobs("done")
@@ -80,6 +86,12 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"  running: {j.path} ({100 * j.progress:.0f} %, pid {j.owner_pid} on {j.owner_host})")
         for j in failed:
             print(f"  FAILED: {j.path} (attempts {j.attempts}): {j.error}")
+        for o, n in replaced[-args.limit:] if args.limit else replaced:
+            was = "result moved to superseded/" if o.outputs else "no result: it failed or never ran"
+            print(f"  superseded: {o.path} (job {o.id}, {o.key}, {was}) -> changed file, current: job {n.id} "
+                  f"({n.key}, {n.state})")
+        if args.limit and len(replaced) > args.limit:
+            print(f"  ... {len(replaced) - args.limit} older superseded version(s) not shown (--limit 0 shows all)")
     finally:
         ledger.close()
     return 0
@@ -132,9 +144,13 @@ def register(cli) -> None:
     p.set_defaults(func=run_batch)
 
     s = cli.top.add_parser("status", help="show the job ledger of a batch output directory",
-                           description="Counts of jobs by state, running jobs and the failures with their errors.")
+                           description="Counts of jobs by state, running jobs, the failures with their errors, and superseded "
+                                       "versions: older results of a video path whose file changed since (moved "
+                                       "to OUT_DIR/superseded/; results/ and dataset/ hold the current ones).")
     s.add_argument("output", metavar="OUT_DIR", help="output directory of `vidaffect batch`/`watch`/`serve`")
-    s.add_argument("--json", action="store_true", help="print counts and failures as JSON")
+    s.add_argument("--json", action="store_true", help="print counts, failures and superseded versions as JSON")
+    s.add_argument("--limit", type=int, default=20, help="superseded versions (older results of a path whose file "
+                   "changed) to list, newest last; 0 = all (default: %(default)s)")
     s.set_defaults(func=run_status)
 
     r = cli.top.add_parser("retry", help="requeue the failed jobs of a batch output directory",

@@ -59,7 +59,7 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def register(cli) -> None:
-    from vidaffect.cli.commands.analyze import DEFAULT_EXTS
+    from vidaffect.video.formats import DEFAULT_EXTS
 
     people = cli.group("people")
     p = people.add_parser(

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from vidaffect.cli.commands.analyze import add_analysis_arguments, check_output_dir, options_from_args, setup_logging
-from vidaffect.cli.commands.watch import WATCH_EXTS
+from vidaffect.video.formats import DEFAULT_EXTS, parse_exts
 from vidaffect.errors import VidaffectError
 
 TOKEN_ENV = "VIDAFFECT_TOKEN"
@@ -27,7 +27,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise VidaffectError(f"--root {root}: not a directory")
     if args.max_upload_mb <= 0 or args.workers < 1:
         raise VidaffectError("--max-upload-mb must be > 0 and --workers >= 1")
-    exts = frozenset("." + e.strip().lower().lstrip(".") for e in args.video_exts.split(",") if e.strip())
+    exts = parse_exts(args.video_exts)
     config = ServiceConfig(out=out, options=options_from_args(args), root=root,
                            token=args.token or os.environ.get(TOKEN_ENV) or None,
                            max_upload_bytes=int(args.max_upload_mb * (1 << 20)), exts=exts,
@@ -50,7 +50,7 @@ def register(cli) -> None:
     p.add_argument("--token", help=f"bearer token required on every route but /health (default: ${TOKEN_ENV}; none: open)")
     p.add_argument("--max-upload-mb", type=float, default=2048, help="largest accepted upload in MiB (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1, help="videos analysed at the same time, one process and model copy each (default: %(default)s)")
-    p.add_argument("--video-exts", default=WATCH_EXTS, help="accepted file extensions (default: %(default)s)")
+    p.add_argument("--video-exts", default=DEFAULT_EXTS, help="accepted file extensions (default: %(default)s)")
     p.add_argument("--log-file", help="write the service log (INFO level) to this file")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings from the web server")
     add_analysis_arguments(p)
