@@ -13,7 +13,7 @@ import vidaffect.training.expressions as tx
 from vidaffect.data.expressions.base import ExpressionData
 from vidaffect.labels import EMOTIONS
 from vidaffect.models import create_model
-from vidaffect.models.checkpoint import CheckpointError, save_model_checkpoint
+from vidaffect.models.checkpoint import CheckpointError, load_model_checkpoint, save_model_checkpoint
 from vidaffect.models.exprnet import ExprNet
 from vidaffect.training.augment import AugmentConfig
 from vidaffect.training.expressions import TrainConfig, model_config, train_expressions
@@ -144,3 +144,15 @@ def test_init_from_rejects_other_classes_or_widths(tmp_path):
     with pytest.raises(CheckpointError, match="classes"):
         train_expressions(other, other, TrainConfig(out_dir=str(tmp_path / "b"), width=16, input_size=24, epochs=1,
                                                     batch_size=8, tta_flip=False, init_from=str(ckpt)))
+
+
+def test_bf16_training_learns_like_fp32(tmp_path):
+    """--precision bf16: autocast forward pass, fp32 loss and weights; it still fits the synthetic faces."""
+    data = synthetic(10)
+    cfg = TrainConfig(out_dir=str(tmp_path / "bf16"), width=8, input_size=24, epochs=8, batch_size=10, lr=1e-2,
+                      warmup_epochs=0.5, label_smoothing=0.0, patience=20, tta_flip=False, checkpoint_every=0,
+                      augment=MILD, precision="bf16")
+    summary = train_expressions(data, data, cfg)
+    assert summary["best_val_acc"] >= 0.9
+    state, _ = load_model_checkpoint(tmp_path / "bf16" / "best.safetensors")
+    assert all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())

