@@ -81,3 +81,36 @@ def test_tta_flip_averages_mirror_predictions():
     assert evaluate_model(_Oracle(), data).report.accuracy == 0.0
     # mean of (happy 0.55, disgust 0.075) and (disgust 0.99, happy 0.0017): disgust wins
     assert evaluate_model(_Oracle(), data, tta_flip=True).report.accuracy == 1.0
+
+
+def test_ece_is_zero_when_confidence_equals_accuracy_and_large_when_overconfident():
+    from vidaffect.evaluation.metrics import calibration
+
+    # 10 predictions at 0.7 confidence of which 7 are right: calibrated
+    probs = np.tile([0.7, 0.3], (10, 1))
+    correct = np.array([True] * 7 + [False] * 3)
+    cal = calibration(probs, correct, bins=15)
+    assert cal.ece == pytest.approx(0.0, abs=1e-12)
+    assert cal.count.sum() == 10 and np.nanmax(cal.confidence) == pytest.approx(0.7)
+    # the same confidence with only 2 of 10 right: ECE = |0.2 - 0.7|
+    assert calibration(probs, np.array([True] * 2 + [False] * 8)).ece == pytest.approx(0.5)
+    # two bins: 0.95 (all right) and 0.55 (half right) -> ECE = (4 * 0.05 + 4 * 0.05) / 8
+    probs = np.array([[0.95, 0.05]] * 4 + [[0.55, 0.45]] * 4)
+    correct = np.array([True] * 4 + [True, True, False, False])
+    assert calibration(probs, correct).ece == pytest.approx(0.05)
+    with pytest.raises(ValueError):
+        calibration(probs, correct[:3])
+
+
+def test_eval_outputs_include_calibration_and_reliability_diagram(tmp_path):
+    from vidaffect.evaluation.expressions import EvalResult, write_eval_outputs
+    from vidaffect.evaluation.metrics import classification_report
+
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+    y_true = np.array([0, 1, 1, 0])
+    y_pred = probs.argmax(1)
+    res = EvalResult(classification_report(y_true, y_pred, ("happy", "sad")), probs, y_true, y_pred)
+    files = write_eval_outputs(tmp_path, res, {"model": "m"})
+    metrics = json.loads(files["metrics"].read_text())
+    assert metrics["calibration"]["ece"] == pytest.approx(res.calibration.ece) and metrics["calibration"]["bins"] == 15
+    assert files["reliability"].read_bytes()[:4] == b"\x89PNG"

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from vidaffect.data.expressions.base import DatasetError, ExpressionData
 from vidaffect.evaluation.confusion_plot import plot_confusion
-from vidaffect.evaluation.metrics import ClassificationReport, classification_report
+from vidaffect.evaluation.metrics import Calibration, ClassificationReport, calibration, classification_report
 from vidaffect.models.base import FrameEmotionModel
 from vidaffect.utils.atomic import atomic_write_text
 
@@ -24,6 +24,11 @@ class EvalResult:
     y_pred: np.ndarray
     paths: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # data classes the model does not know -> count
+
+    @property
+    def calibration(self) -> Calibration:
+        """Top-label calibration of the probabilities (ECE in 15 bins)."""
+        return calibration(self.probs, self.y_pred == self.y_true, bins=15)
 
 
 def match_crops(images: np.ndarray, size: int, color: str) -> np.ndarray:
@@ -80,16 +85,48 @@ def evaluate_model(model: FrameEmotionModel, data: ExpressionData, batch_size: i
     return EvalResult(classification_report(y_true, y_pred, classes), probs, y_true, y_pred, paths, skipped)
 
 
+def plot_reliability(path: str | Path, cal: Calibration, title: str = "") -> Path:
+    """Reliability diagram (accuracy against confidence per bin, with the bins' counts) as a PNG, atomically."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from vidaffect.utils.atomic import atomic_path
+
+    fig = Figure(figsize=(4.5, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    centres = (cal.edges[:-1] + cal.edges[1:]) / 2
+    width = cal.edges[1] - cal.edges[0]
+    filled = cal.count > 0
+    ax.bar(centres[filled], cal.accuracy[filled], width=width * 0.95, color="#4477aa", label="accuracy")
+    ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", label="perfect calibration")
+    ax.plot(cal.confidence[filled], cal.accuracy[filled], "o", color="#ee6677", markersize=3, label="bin mean")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top-class probability)")
+    ax.set_ylabel("accuracy")
+    ax.legend(loc="upper left", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    return path
+
+
 def write_eval_outputs(out_dir: str | Path, result: EvalResult, meta: dict) -> dict[str, Path]:
-    """Write ``metrics.json``, ``confusion.png`` and ``predictions.csv`` into ``out_dir``."""
+    """Write ``metrics.json`` (with calibration), ``confusion.png``, ``reliability.png`` and ``predictions.csv``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rep = result.report
-    metrics = {**meta, **rep.to_dict(), "skipped_samples": result.skipped}
+    cal = result.calibration
+    metrics = {**meta, **rep.to_dict(), "calibration": cal.to_dict(), "skipped_samples": result.skipped}
     files = {
         "metrics": atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2)),
         "confusion": plot_confusion(out / "confusion.png", rep.confusion, rep.classes,
                                     f"{meta.get('model', '')}  acc {rep.accuracy:.3f}  macro-F1 {rep.macro_f1:.3f}"),
+        "reliability": plot_reliability(out / "reliability.png", cal, f"{meta.get('model', '')}  ECE {cal.ece:.3f}"),
     }
     rows = ["path,true,pred,confidence"]
     for i in range(len(result.y_true)):

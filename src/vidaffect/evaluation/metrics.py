@@ -94,3 +94,39 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple
         f1=f1,
         support=support,
     )
+
+
+@dataclass
+class Calibration:
+    """Top-label calibration in equal-width confidence bins (Guo et al. 2017)."""
+
+    ece: float  # expected calibration error: sum over bins of |accuracy - confidence| weighted by bin share
+    edges: np.ndarray  # (bins + 1,)
+    confidence: np.ndarray  # (bins,) mean confidence per bin (NaN when empty)
+    accuracy: np.ndarray  # (bins,) accuracy per bin (NaN when empty)
+    count: np.ndarray  # (bins,)
+
+    def to_dict(self) -> dict:
+        def clean(a: np.ndarray) -> list:
+            return [None if np.isnan(v) else round(float(v), 6) for v in a]
+
+        return {"ece": round(self.ece, 6), "bins": len(self.count), "bin_confidence": clean(self.confidence),
+                "bin_accuracy": clean(self.accuracy), "bin_count": self.count.tolist()}
+
+
+def calibration(probs: np.ndarray, correct: np.ndarray, bins: int = 15) -> Calibration:
+    """ECE and reliability bins of predictions with top-class probability ``probs.max(1)`` and ``correct`` (bool)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    if probs.ndim != 2 or len(probs) != len(correct):
+        raise ValueError(f"probs {probs.shape} and correct {correct.shape} do not match")
+    conf = probs.max(1) if len(probs) else np.zeros(0)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, bins - 1)  # bins are (lo, hi], the first [0, hi]
+    count = np.bincount(idx, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(idx, weights=conf, minlength=bins) / count
+        acc = np.bincount(idx, weights=correct.astype(np.float64), minlength=bins) / count
+    filled = count > 0
+    ece = float((np.abs(acc[filled] - mean_conf[filled]) * count[filled]).sum() / max(len(conf), 1))
+    return Calibration(ece, edges, mean_conf, acc, count)

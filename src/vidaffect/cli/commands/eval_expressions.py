@@ -52,6 +52,7 @@ def _eval(args: argparse.Namespace) -> int:
     if result.skipped:
         print(f"skipped samples of classes the model lacks: {result.skipped}")
     print(result.report.format())
+    print(f"\ncalibration: ECE (15 bins) {result.calibration.ece:.4f}")
     if args.out:
         meta = {"model": model.name, "model_info": {k: v for k, v in model.describe().items() if k != "crop"},
                 "data": str(args.data), "split": args.split, "tta_flip": args.tta_flip, **extra}
@@ -85,5 +86,5 @@ def register(cli) -> None:
     m.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
                    help="inference arithmetic of frame models: fp32 (the model card's figures), bf16 (autocast, "
                         "as `analyze --precision auto` uses on AMX CPUs), auto")
-    p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json, confusion.png, predictions.csv here")
+    p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json (with calibration), confusion.png, reliability.png, predictions.csv here")
     p.set_defaults(func=_eval)
