@@ -54,3 +54,15 @@ def test_cli_errors_are_one_line(tiny_folder, tmp_path, capsys):
     assert rc == 1 and "boredom" in err and "unknown emotion" in err and "Traceback" not in err
     rc = main(["eval", "expressions", "--data", str(tmp_path / "missing"), "--model", "nope"])
     assert rc == 1 and "unknown model 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--mixup", "-1"], "--mixup must be >= 0"),
+    (["--distill-weight", "1.5"], "--distill-weight must be between 0 and 1"),
+    (["--distill-temperature", "0"], "--distill-temperature must be > 0"),
+    (["--teacher", "no/such/teacher.safetensors"], "file not found"),
+])
+def test_train_option_mistakes_are_one_line_errors(tiny_folder, tmp_path, capsys, args, message):
+    rc = main(["train", "expressions", "--data", str(tiny_folder), "--out", str(tmp_path / "r"), "--no-cache", *args])
+    err = capsys.readouterr().err
+    assert rc == 1 and message in err and "Traceback" not in err

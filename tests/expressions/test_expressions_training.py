@@ -156,3 +156,35 @@ def test_bf16_training_learns_like_fp32(tmp_path):
     assert summary["best_val_acc"] >= 0.9
     state, _ = load_model_checkpoint(tmp_path / "bf16" / "best.safetensors")
     assert all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())
+
+
+def test_distillation_and_mixup_train_a_student_towards_its_teacher(tmp_path):
+    """--teacher: a small student learns from a trained teacher's soft targets (with mixup on)."""
+    data = synthetic(10)
+    teacher_cfg = TrainConfig(out_dir=str(tmp_path / "teacher"), width=8, input_size=24, epochs=8, batch_size=10,
+                              lr=1e-2, warmup_epochs=0.5, label_smoothing=0.0, patience=20, tta_flip=False,
+                              checkpoint_every=0, augment=MILD)
+    train_expressions(data, data, teacher_cfg)
+    teacher = str(tmp_path / "teacher" / "best.safetensors")
+    student_cfg = TrainConfig(out_dir=str(tmp_path / "student"), width=4, input_size=24, epochs=8, batch_size=10,
+                              lr=1e-2, warmup_epochs=0.5, label_smoothing=0.0, patience=20, tta_flip=False,
+                              checkpoint_every=0, augment=MILD, teacher=teacher, distill_weight=0.7, mixup=0.2)
+    summary = train_expressions(data, data, student_cfg)
+    assert summary["best_val_acc"] >= 0.8
+    student = create_model(str(tmp_path / "student" / "best.safetensors"))
+    agree = (student.predict(data.images)[0].argmax(1) == create_model(teacher).predict(data.images)[0].argmax(1))
+    assert agree.mean() >= 0.8
+
+
+def test_distillation_loss_is_zero_for_equal_outputs_and_positive_otherwise():
+    a = torch.tensor([[2.0, 0.0, -1.0]])
+    assert float(tx.distillation_loss(a, a, 4.0)) == pytest.approx(0.0, abs=1e-7)
+    assert float(tx.distillation_loss(a, a.flip(1), 4.0)) > 0
+
+
+def test_teacher_with_other_classes_is_refused(tmp_path):
+    data = synthetic(2)
+    other = tmp_path / "other"
+    save_model_checkpoint(other, ExprNet(3, 8), model_config(TrainConfig(width=8, input_size=24), ("a", "b", "c")))
+    with pytest.raises(CheckpointError, match="teacher classes"):
+        tx.load_teacher(other.with_suffix(".safetensors"), data.classes, 24, torch.device("cpu"))

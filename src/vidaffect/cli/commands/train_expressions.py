@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -19,6 +20,14 @@ def _train(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.erase_prob <= 1.0:
         raise VidaffectError(f"--erase-prob must be between 0 and 1, got {args.erase_prob}")
+    if args.mixup < 0:
+        raise VidaffectError(f"--mixup must be >= 0 (0: off), got {args.mixup}")
+    if not 0.0 <= args.distill_weight <= 1.0:
+        raise VidaffectError(f"--distill-weight must be between 0 and 1, got {args.distill_weight}")
+    if args.distill_temperature <= 0:
+        raise VidaffectError(f"--distill-temperature must be > 0, got {args.distill_temperature}")
+    if args.teacher and not os.path.isfile(args.teacher):
+        raise VidaffectError(f"--teacher {args.teacher}: file not found")
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.precision == "auto":
@@ -42,6 +51,8 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device, threads=args.threads, checkpoint_every=args.checkpoint_every,
         tta_flip=not args.no_val_tta, max_steps_per_epoch=args.max_steps_per_epoch,
         init_from=args.init_from or "", augment=AugmentConfig(erase_prob=args.erase_prob), precision=args.precision,
+        mixup=args.mixup, teacher=args.teacher or "", distill_weight=args.distill_weight,
+        distill_temperature=args.distill_temperature,
     )
     summary = train_expressions(train, val, cfg, resume=args.resume,
                                 progress=lambda m: print(time.strftime("%H:%M:%S"), m, file=sys.stderr, flush=True))
@@ -88,6 +99,16 @@ def register(cli) -> None:
     t.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
                    help="forward pass arithmetic: bf16 autocast (1.6-1.8x faster steps on CPUs with AMX; the loss, "
                         "weights and validation stay fp32), auto = bf16 on AMX CPUs and GPUs, else fp32")
+    t.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="mixup: blend each image with another of its batch by a Beta(ALPHA, ALPHA) share and the "
+                        "losses of both labels the same way (0: off; 0.2-0.4 is usual)")
+    t.add_argument("--teacher", default=None, metavar="CHECKPOINT",
+                   help="distil from this ExprNet checkpoint (any width, same classes and input): the loss adds "
+                        "KL(teacher || student) on softened outputs")
+    t.add_argument("--distill-weight", type=float, default=0.5,
+                   help="share of the distillation loss with --teacher (the rest: the labels' cross-entropy)")
+    t.add_argument("--distill-temperature", type=float, default=4.0,
+                   help="softmax temperature of teacher and student in the distillation loss")
     t.add_argument("--checkpoint-every", type=int, default=100, help="save resume state every N steps")
     t.add_argument("--max-steps-per-epoch", type=int, default=0, help="cap steps per epoch (0: whole epoch; for quick trials)")
     p.set_defaults(func=_train)
