@@ -64,6 +64,8 @@ class TorchNetwork:
     """A shipped network as a PyTorch module.
 
     precision: fp32, bf16 or fp16 (autocast; outputs are float32), or auto (:func:`auto_precision`).
+    An explicit ``fp32`` on a GPU turns TF32 convolutions off for each call (a process-wide cuDNN flag,
+    restored afterwards); ``auto`` leaves the host's setting alone.
     """
 
     runtime = "torch"
@@ -74,13 +76,14 @@ class TorchNetwork:
         self.name, self.input_size = name, NETWORKS[name]
         self.device = torch.device(device)
         self.precision = auto_precision(self.device) if precision == "auto" else precision
+        self._ieee = precision == "fp32"
         self.module = load_graph(asset(name, ".safetensors")).to(self.device)
 
     @torch.inference_mode()
     def run_tensor(self, batch: torch.Tensor) -> list[torch.Tensor]:
         """Run an NHWC float tensor already on the device; outputs stay on the device (float32)."""
         if self.precision == "fp32":
-            with _ieee_fp32_convs(self.device):
+            with _ieee_fp32_convs(self.device) if self._ieee else contextlib.nullcontext():
                 return self.module(batch.float())
         with torch.autocast(self.device.type, dtype=DTYPES[self.precision]):
             return [o.float() for o in self.module(batch)]
