@@ -32,6 +32,19 @@ def make_variant(src: Path, dst: Path, tag: str = "", fmt: str = "mp4") -> Path:
     return dst
 
 
+def wait_for(cond, timeout: float, what: str):
+    """Poll ``cond`` every 50 ms until it returns something truthy (returned); fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def ledger_jobs(out: Path) -> list:
     """The jobs of the ledger in ``out`` (none before it exists)."""
     from vidaffect.batch.ledger import Ledger

@@ -8,20 +8,10 @@ import sys
 import time
 
 import pytest
-from batch_helpers import SINGLE, ledger_jobs, make_variant, needs_videos
+from batch_helpers import SINGLE, ledger_jobs, make_variant, needs_videos, wait_for
 
 
 pytestmark = [needs_videos, pytest.mark.integration]
-
-
-def _wait(cond, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_watch_waits_for_complete_files_and_stops_cleanly(tmp_path):
@@ -33,7 +23,7 @@ def test_watch_waits_for_complete_files_and_stops_cleanly(tmp_path):
                              "--interval", "0.3", "--settle", "0.5", "--end", "1.0", "--no-plot", "--log-file", str(log)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(lambda: log.exists() and "watching" in log.read_text(), 60, "the watcher to start")
+        wait_for(lambda: log.exists() and "watching" in log.read_text(), 60, "the watcher to start")
         # Copy slowly: a chunk every 0.1 s (faster than the 0.3 s poll), about 2 s in all.
         target = watched / "slow.mp4"
         step = len(data) // 20 + 1
@@ -43,14 +33,14 @@ def test_watch_waits_for_complete_files_and_stops_cleanly(tmp_path):
                 f.flush()
                 time.sleep(0.1)
                 assert not ledger_jobs(out), "a file still being written was picked up"
-        jobs = _wait(lambda: [j for j in ledger_jobs(out) if j.state in ("done", "failed")], 60, "the video to be processed")
+        jobs = wait_for(lambda: [j for j in ledger_jobs(out) if j.state in ("done", "failed")], 60, "the video to be processed")
         assert [j.state for j in jobs] == ["done"] and jobs[0].attempts == 1
         assert jobs[0].content_hash == hashlib.sha256(data).hexdigest()  # the complete file, not a prefix
         assert (out / jobs[0].output_paths["csv"]).is_file()
 
         # A second video; SIGTERM while it runs: the watcher finishes it, then exits 0.
         make_variant(SINGLE, watched / "second.mp4", "second")
-        _wait(lambda: any(j.state == "running" for j in ledger_jobs(out)), 60, "the second video to start")
+        wait_for(lambda: any(j.state == "running" for j in ledger_jobs(out)), 60, "the second video to start")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         states = sorted(j.state for j in ledger_jobs(out))

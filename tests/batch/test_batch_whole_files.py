@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from batch_helpers import SINGLE, VIDEOS, ledger_jobs, make_variant, needs_videos
+from batch_helpers import SINGLE, VIDEOS, ledger_jobs, make_variant, needs_videos, wait_for
 
 from vidaffect.batch.dataset import read_dataset
 from vidaffect.video.formats import DEFAULT_EXTS
@@ -69,7 +69,7 @@ def test_settle_rule_and_decode_check(tmp_path):
 
 
 @needs_videos
-def test_ready_marker_replaces_the_settle_wait(tmp_path):
+def test_ready_marker_replaces_the_settlewait_for(tmp_path):
     w = _watcher(tmp_path, settle=3600, ready_marker=".done")
     video = w.directory / "v.wmv"
     video.write_bytes(WMV.read_bytes())
@@ -111,16 +111,6 @@ def test_every_command_has_the_same_default_extensions():
     assert ServiceConfig.__dataclass_fields__["exts"].default_factory() == {"." + e for e in DEFAULT_EXTS.split(",")}
 
 
-def _wait(cond, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @needs_videos
 @pytest.mark.integration
 def test_watch_burst_writers_give_one_result_and_replaced_files_supersede(tmp_path):
@@ -137,7 +127,7 @@ def test_watch_burst_writers_give_one_result_and_replaced_files_supersede(tmp_pa
                              "--interval", "0.2", "--settle", "0.8", "--end", "0.5", "--no-plot", "--log-file", str(log)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(lambda: log.exists() and "watching" in log.read_text(), 60, "the watcher to start")
+        wait_for(lambda: log.exists() and "watching" in log.read_text(), 60, "the watcher to start")
         wmv, ts = WMV.read_bytes(), ts_a.read_bytes()
         with open(drop / "slow.wmv", "wb") as fw, open(drop / "rec.ts", "wb") as ft:
             for i in range(4):  # 4 bursts each: WMV every 1.2 s (> settle), TS every 0.6 s (< settle, > interval)
@@ -151,7 +141,7 @@ def test_watch_burst_writers_give_one_result_and_replaced_files_supersede(tmp_pa
                     full = {"slow.wmv": len(wmv), "rec.ts": len(ts)}
                     assert all(j.size == full[j.name] for j in ledger_jobs(out)), "a partial file was picked up"
                     assert not any(j.name == "rec.ts" for j in ledger_jobs(out)), "a file still being written was picked up"
-        jobs = _wait(lambda: (lambda js: js if len(js) == 2 and all(j.state == "done" for j in js) else None)(
+        jobs = wait_for(lambda: (lambda js: js if len(js) == 2 and all(j.state == "done" for j in js) else None)(
             ledger_jobs(out)), 90, "both videos to be analysed")
         assert {Path(j.path).name: j.size for j in jobs} == {"slow.wmv": len(wmv), "rec.ts": len(ts)}
         assert all(j.attempts == 1 for j in jobs)
@@ -161,7 +151,7 @@ def test_watch_burst_writers_give_one_result_and_replaced_files_supersede(tmp_pa
         tmp = drop / ".rec.ts.incoming"
         tmp.write_bytes(ts_b.read_bytes())
         os.replace(tmp, drop / "rec.ts")
-        _wait(lambda: len([j for j in ledger_jobs(out) if j.state == "done"]) == 2 and len(ledger_jobs(out)) == 3, 60,
+        wait_for(lambda: len([j for j in ledger_jobs(out) if j.state == "done"]) == 2 and len(ledger_jobs(out)) == 3, 60,
               "the replaced file to be analysed")
     finally:
         if proc.poll() is None:

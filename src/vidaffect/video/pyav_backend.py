@@ -38,6 +38,15 @@ def _av_open(p: Path) -> av.container.InputContainer:
         return av.open(str(p))
 
 
+def _announced_duration(container, stream) -> float:
+    """Seconds the header announces: the stream's duration, else the container's, else 0."""
+    if stream.duration is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
 def open_container(path: str | os.PathLike) -> av.container.InputContainer:
     """Open a video file with PyAV; raise :class:`VideoError` naming the file and the cause when it is
     missing, a directory, empty, not a media file, or has no video stream (e.g. audio-only)."""
@@ -90,12 +99,7 @@ class PyAVReader:
             s = container.streams.video[0]
             ctx = s.codec_context
             rate = s.average_rate or s.guessed_rate or Fraction(0)
-            if s.duration is not None:
-                duration = float(s.duration * s.time_base)
-            elif container.duration is not None:
-                duration = container.duration / av.time_base
-            else:
-                duration = 0.0
+            duration = _announced_duration(container, s)
             self._rotation = self._read_rotation(container, s)
             w, h = ctx.width, ctx.height
             if self._rotation % 180:
@@ -198,12 +202,7 @@ def incomplete_reason(path: str | os.PathLike) -> str | None:
         return str(exc)[len(f"{p}: "):] if str(exc).startswith(f"{p}: ") else str(exc)
     try:
         s = container.streams.video[0]
-        if s.duration is not None:
-            announced = float(s.duration * s.time_base)
-        elif container.duration is not None:
-            announced = container.duration / av.time_base
-        else:
-            announced = 0.0
+        announced = _announced_duration(container, s)
         rate = float(s.average_rate or s.guessed_rate or 0)
         base, end, packets = s.start_time, None, 0
         try:
