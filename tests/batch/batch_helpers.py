@@ -67,3 +67,38 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_server(out: Path, root: Path, token: str, *args: str, env: dict | None = None):
+    """Start `vidaffect serve` on a free 127.0.0.1 port in its own session; return (process, base URL) once
+    /health answers.  The caller kills the process group (``os.killpg(proc.pid, SIGKILL)``)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidaffect", "serve", "--host", "127.0.0.1", "--port", str(port), "-o", str(out),
+         "--root", str(root), "-q", *args],
+        env={**os.environ, "VIDAFFECT_TOKEN": token, **(env or {})}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError("the server exited")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            import signal
+
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            raise AssertionError("the server did not start within 60 s")
+        time.sleep(0.2)

@@ -144,7 +144,8 @@ class _DriverHeartbeat:
 
 def run_ray(videos: list[Path], out: str | os.PathLike, options, formats=("csv", "parquet"), plot: bool = True,
             address: str | None = None, storage: str | None = None, workers: int = 2, threads: int = 1,
-            progress: bool = True, requeue_failed: bool = False, quiet: bool = False) -> BatchReport:
+            progress: bool = True, requeue_failed: bool = False, quiet: bool = False,
+            include_queued: bool = True) -> BatchReport:
     """Process ``videos`` into ``out`` with ``workers`` Ray actors; same ledger and outputs as the local engine.
 
     ``quiet``: Ray's own INFO/WARNING lines are silenced too (its loggers at ERROR, no worker logs on the
@@ -160,7 +161,8 @@ def run_ray(videos: list[Path], out: str | os.PathLike, options, formats=("csv",
     clean_staging(out)
     retire_superseded(ledger, out)
     jobs = prepare_jobs(ledger, [Path(v).resolve() for v in videos], options, requeue_failed=requeue_failed,
-                        report=report, outputs=set(formats) | ({"plot"} if plot else set()))
+                        report=report, outputs=set(formats) | ({"plot"} if plot else set()),
+                        include_queued=include_queued)
     started_here = False
     if jobs and not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}

@@ -4,12 +4,20 @@ Each worker process keeps one module-level :class:`Analyzer` (models loaded
 once per worker, set up by :func:`init_worker`, the pool initializer) and runs
 :func:`run_job`: claim the ledger row, analyse, stage the outputs, rename them
 into place, then mark the row done.
+
+Pool workers (``init_worker(config, owner_pid)``) ignore SIGINT (Ctrl-C in a
+terminal reaches the whole process group: the parent alone handles it, stops
+the pool with :func:`stop_pool` and prints one line) and exit when the process
+that owns the pool dies (:func:`watch_parent`), so a SIGKILLed ``batch`` or
+``serve`` leaves no worker running.
 """
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+import signal
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -74,9 +82,80 @@ _ANALYZER = None
 _LEDGER: Ledger | None = None
 
 
-def init_worker(config: WorkerConfig) -> None:
-    """Pool initializer: load the detector and model once for this worker process."""
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_POLL_S = 1.0
+
+
+def _set_parent_death_signal(sig: int) -> bool:
+    """Linux: have the kernel send ``sig`` to this process when its parent (the fork server) exits."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def watch_parent(owner_pid: int, poll_s: float = PARENT_POLL_S) -> None:
+    """Make this pool worker exit as soon as ``owner_pid`` (the process that owns the pool) dies.
+
+    Pool workers are children of the fork server, which exits when its owner dies (its pipe from the owner
+    closes), not of the owner itself: ``PR_SET_PDEATHSIG`` (Linux) kills the worker when the fork server
+    goes, and a thread polls every ``poll_s`` seconds, wherever prctl is missing, for the owner being gone
+    or this worker reparented.  A job the worker was running stays ``running`` with a dead owner and is
+    requeued by the next run (:meth:`Ledger.recover`).
+    """
+    from vidaffect.batch.ledger import pid_alive
+
+    direct = os.getppid()
+    _set_parent_death_signal(signal.SIGKILL)
+
+    def orphaned() -> bool:
+        return os.getppid() != direct or not pid_alive(owner_pid)
+
+    if orphaned():  # the owner died before the death signal was armed
+        os._exit(1)
+
+    def poll() -> None:
+        while True:
+            time.sleep(poll_s)
+            if orphaned():
+                os._exit(1)
+
+    threading.Thread(target=poll, daemon=True, name="vidaffect-parent-watch").start()
+
+
+def stop_pool(pool, grace_s: float = 0.0) -> None:
+    """Stop a :class:`ProcessPoolExecutor` now: cancel the jobs not started, give the running ones ``grace_s``
+    seconds to finish, then terminate the workers still busy (their rows stay ``running`` with a dead owner:
+    :meth:`Ledger.recover` requeues them).  Returns when every worker has exited."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace_s
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(10)
+        if p.is_alive():
+            p.kill()
+            p.join(10)
+
+
+def init_worker(config: WorkerConfig, owner_pid: int | None = None) -> None:
+    """Pool initializer: load the detector and model once for this worker process.
+
+    ``owner_pid`` (pool workers only, not in-process use): the pid of the process that owns the pool; the
+    worker then ignores SIGINT and exits when that process dies (:func:`watch_parent`)."""
     global _CONFIG, _ANALYZER, _LEDGER
+    if owner_pid is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        watch_parent(owner_pid)
     from vidaffect.pipeline.analyzer import Analyzer
 
     if config.threads:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vidaffect.cli.commands.analyze import (DEFAULT_EXTS, add_analysis_arguments, collect_videos, options_from_args,
@@ -29,7 +30,7 @@ def expand_inputs(inputs: list[str], exts: str) -> tuple[list[Path], list[tuple[
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from vidaffect.batch.runner import print_report, run_local
+    from vidaffect.batch.runner import BatchInterrupted, print_report, run_local
 
     formats, out, videos, missing = start_run(args, expand=expand_inputs)
     if not videos:
@@ -43,10 +44,18 @@ def run_batch(args: argparse.Namespace) -> int:
 
         report = run_ray(videos, out, options, formats, plot=not args.no_plot, address=args.address,
                          storage=args.storage, workers=args.workers, threads=args.threads or 1,
-                         progress=progress, requeue_failed=args.retry_failed, quiet=args.quiet)
+                         progress=progress, requeue_failed=args.retry_failed, quiet=args.quiet,
+                         include_queued=not args.inputs_only)
     else:
-        report = run_local(videos, out, options, formats, plot=not args.no_plot, workers=args.workers,
-                           threads=args.threads or 1, progress=progress, requeue_failed=args.retry_failed)
+        try:
+            report = run_local(videos, out, options, formats, plot=not args.no_plot, workers=args.workers,
+                               threads=args.threads or 1, progress=progress, requeue_failed=args.retry_failed,
+                               include_queued=not args.inputs_only)
+        except BatchInterrupted as exc:  # Ctrl-C: workers stopped, unfinished videos requeued
+            r = exc.report
+            print(f"vidaffect: interrupted: {len(r.done)} video(s) analysed, {r.left_queued} left queued; "
+                  f"run the same command again to resume", file=sys.stderr)
+            return 130
     if not args.quiet:
         print_report(report, out)
     return 1 if report.failed or missing else 0
@@ -72,11 +81,16 @@ def run_status(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"counts": counts, "failed": [{"path": j.path, "error": j.error, "attempts": j.attempts}
                                                            for j in failed],
+                              "queued": [{"settings_hash": h, "settings": diff, "jobs": len(jobs),
+                                          "paths": [j.path for j in jobs]}
+                                         for h, diff, jobs in queued_by_settings(ledger)],
                               "superseded": [{"path": o.path, "job": o.id, "key": o.key, "superseded_by": n.id,
                                               "current_key": n.key, "outputs": o.output_paths}
                                              for o, n in replaced]}, indent=2))
             return 0
         print(f"{out}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in ("queued", "done", "failed")))
+        for line in _queued_lines(ledger, out):
+            print(line)
         done = ledger.jobs("done")
         frames = sum(j.frames or 0 for j in done)
         secs = sum(j.seconds or 0 for j in done)
@@ -97,6 +111,37 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def queued_by_settings(ledger) -> list[tuple[str, dict, list]]:
+    """Queued jobs grouped by settings hash: (hash, the analysis options that differ from the defaults, jobs),
+    largest group first."""
+    groups: dict[str, list] = {}
+    for j in ledger.jobs("queued"):
+        groups.setdefault(j.settings_hash, []).append(j)
+    if not groups:
+        return []
+    from vidaffect.pipeline.analyzer import AnalyzeOptions
+
+    defaults = AnalyzeOptions().settings()
+    out = []
+    for h, jobs in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        stored = (ledger.settings_json(h) or {}).get("settings", {})
+        diff = {k: v for k, v in stored.items() if k in defaults and v != defaults[k]}
+        out.append((h, diff, jobs))
+    return out
+
+
+def _queued_lines(ledger, out: Path) -> list[str]:
+    """What `status` says about queued jobs: which run takes them."""
+    lines = []
+    for h, diff, jobs in queued_by_settings(ledger):
+        described = ("non-default options: " + ", ".join(f"{k}={v}" for k, v in sorted(diff.items()))
+                     if diff else "the default options")
+        lines.append(f"  queued: {len(jobs)} job(s) with settings {h[:8]} ({described}); the next "
+                     f"`vidaffect batch ... -o {out}` (any inputs) or `vidaffect serve -o {out}` with these "
+                     f"analysis settings runs them")
+    return lines
+
+
 def run_retry(args: argparse.Namespace) -> int:
     from vidaffect.batch.ledger import DB_NAME, Ledger
 
@@ -110,7 +155,8 @@ def run_retry(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     print(f"{n} failed job(s) requeued" + (f", {len(stale)} interrupted job(s) requeued" if stale else "")
-          + "; run `vidaffect batch` with the same output directory to process them")
+          + f"; the next `vidaffect batch ... -o {out}` (any inputs) with the analysis settings they were queued "
+            f"with runs them (`vidaffect status {out}` shows the settings)")
     return 0
 
 
@@ -128,6 +174,9 @@ def register(cli) -> None:
         description="Analyse every video of the inputs into OUT_DIR with a pool of workers. A job ledger "
                     "(OUT_DIR/vidaffect.sqlite) records each video by content hash and settings hash: finished "
                     "videos are skipped, changed settings reprocess them, and a killed run resumes where it stopped. "
+                    "Jobs already queued in OUT_DIR with the same analysis settings (`vidaffect retry`, an "
+                    "interrupted run) run too, whatever the inputs (--inputs-only: not). Ctrl-C stops the workers "
+                    "and requeues the unfinished videos. "
                     "Outputs: OUT_DIR/results/<video>-<hash>/ (as `vidaffect analyze`) and one Parquet data set "
                     "OUT_DIR/dataset/video=<video>-<hash>/part-0.parquet readable as one table.")
     p.add_argument("inputs", nargs="+", metavar="DIR_OR_LIST", help="directories (searched recursively), video files, or .txt list files with one video path per line")
@@ -139,6 +188,9 @@ def register(cli) -> None:
     g.add_argument("--format", default="csv,parquet", help="comma-separated per-video result formats: csv, parquet, json (default: %(default)s)")
     g.add_argument("--no-plot", action="store_true", help="do not write the VA trend PNG of each video")
     g.add_argument("--retry-failed", action="store_true", help="also requeue videos that failed in an earlier run")
+    g.add_argument("--inputs-only", action="store_true", help="run only the given inputs, not also the jobs "
+                   "already queued in OUT_DIR with the same settings (requeued by `vidaffect retry`, left by an "
+                   "interrupted run)")
     g.add_argument("--log-file", help="write a log (INFO level) to this file")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run_batch)
@@ -155,6 +207,8 @@ def register(cli) -> None:
 
     r = cli.top.add_parser("retry", help="requeue the failed jobs of a batch output directory",
                            description="Put every failed job (and jobs of dead runs) back in the queue; the next "
-                                       "`vidaffect batch ... -o OUT_DIR` processes them.")
+                                       "`vidaffect batch ... -o OUT_DIR` (any inputs) or `vidaffect serve -o "
+                                       "OUT_DIR` with the analysis settings they were queued with runs them "
+                                       "(`vidaffect status OUT_DIR` shows them).")
     r.add_argument("output", metavar="OUT_DIR", help="output directory of `vidaffect batch`")
     r.set_defaults(func=run_retry)
