@@ -1,5 +1,8 @@
-"""Face descriptors from dlib's ResNet face-recognition model (128-d, compared by cosine distance).
+"""dlib's own face descriptor pipeline (shape predictor + ResNet through the ``dlib`` package): the reference.
 
+vidaffect computes the same descriptors itself (:mod:`vidaffect.identity.descriptor`,
+no dlib needed); this module runs dlib for the parity checks of the tests, the
+benchmarks and ``tools/convert_dlib_face_recognition.py`` (the ``identity`` extra).
 The model files come from the ``face_recognition_models`` package.  Its
 ``__init__`` imports ``pkg_resources`` (deprecated, missing on new setuptools),
 so the files are located through the import system without importing it.
@@ -17,7 +20,7 @@ from vidaffect.errors import VidaffectError
 MODEL_NAME = "dlib_face_recognition_resnet_model_v1"
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
 RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
-INSTALL_HINT = "person identity needs the 'identity' extra: pip install 'vidaffect[identity]' (dlib-bin, face_recognition_models)"
+INSTALL_HINT = "dlib's reference pipeline needs the 'identity' extra: pip install 'vidaffect[identity]' (dlib-bin, face_recognition_models)"
 
 
 def identity_available() -> bool:
