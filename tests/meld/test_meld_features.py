@@ -106,7 +106,6 @@ def analyzer():
 
 @needs_vader
 def test_speaker_face_by_mouth_motion_and_by_gallery(tiny_meld, analyzer):
-    from vidaffect.identity.embedder import identity_available
     from vidaffect.meld.speaker import speaker_face
 
     _, clips = tiny_meld
@@ -129,11 +128,10 @@ def test_speaker_face_by_mouth_motion_and_by_gallery(tiny_meld, analyzer):
     assert (tl.counts["face"] <= 1).all() and tl.counts["face"].sum() == sf.frames  # 5 fps frames in 0.1 s bins
     assert tl.counts["audio"][:-1].min() == 1600 and tl.counts["text"].sum() == 6
     np.testing.assert_allclose(tl.utterance["face"], track[classes].mean().to_numpy(), atol=1e-6)
-    if not identity_available():
-        pytest.skip("dlib not installed: gallery part skipped")
     from PIL import Image
 
-    from vidaffect.identity import FaceEmbedder, Gallery
+    from vidaffect.identity import Gallery
+    from vidaffect.identity.descriptor import FaceDescriptor
     from vidaffect.identity.enroll import embedding_from_image
     from vidaffect.video import open_video
     from meld_synth import VIDEOS
@@ -141,10 +139,9 @@ def test_speaker_face_by_mouth_motion_and_by_gallery(tiny_meld, analyzer):
     frame = next(iter(open_video(VIDEOS / "WolfgangLanger_Pexels.mp4", start=8.0)))
     img = clips.parent / "ruth.png"
     Image.fromarray(frame.image).save(img)
-    emb = FaceEmbedder()
     g = Gallery()
-    g.enroll("Ruth", [embedding_from_image(img, emb)])
-    sf2, _, _ = speaker_face(clip, analyzer, speaker="Ruth", gallery=g, embedder=emb)
+    g.enroll("Ruth", [embedding_from_image(img, FaceDescriptor())])
+    sf2, _, _ = speaker_face(clip, analyzer, speaker="Ruth", gallery=g)
     assert sf2.method == "gallery" and centre[sf2.face_id] > 320  # the annotated speaker, though her mouth is still
 
 

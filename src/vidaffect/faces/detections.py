@@ -16,7 +16,8 @@ class Detections:
     xyxy: (N, 4) float32 boxes; scores: (N,) detector confidence; keypoints:
     (N, 6, 2) BlazeFace keypoints (see :data:`KEYPOINT_NAMES`); landmarks:
     (N, 468, 2) face-mesh points or None (rows of NaN where the mesh did not
-    fit that face); face_ids: (N,) track ids, -1 before tracking.
+    fit that face); face_ids: (N,) track ids, -1 before tracking; detected: (N,) bool, True where this
+    frame's detector found the face, False where optical flow or the mesh carried it from earlier frames.
     """
 
     xyxy: np.ndarray
@@ -24,6 +25,7 @@ class Detections:
     keypoints: np.ndarray
     landmarks: np.ndarray | None = None
     face_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+    detected: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         n = len(self.xyxy)
@@ -36,6 +38,9 @@ class Detections:
         if self.face_ids is None:
             self.face_ids = np.full(n, -1, dtype=np.int64)
         self.face_ids = np.asarray(self.face_ids, dtype=np.int64).reshape(n)
+        if self.detected is None:
+            self.detected = np.ones(n, dtype=bool)
+        self.detected = np.asarray(self.detected, dtype=bool).reshape(n)
 
     @classmethod
     def empty(cls) -> "Detections":
@@ -48,7 +53,7 @@ class Detections:
         index = np.atleast_1d(np.arange(len(self))[index])
         return Detections(
             self.xyxy[index], self.scores[index], self.keypoints[index],
-            None if self.landmarks is None else self.landmarks[index], self.face_ids[index],
+            None if self.landmarks is None else self.landmarks[index], self.face_ids[index], self.detected[index],
         )
 
     @property

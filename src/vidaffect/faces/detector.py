@@ -268,4 +268,4 @@ def _concat(a: Detections, b: Detections) -> Detections:
     lm = np.concatenate([a.landmarks, b.landmarks]) if a.landmarks is not None and b.landmarks is not None else None
     return Detections(np.concatenate([a.xyxy, b.xyxy]), np.concatenate([a.scores, b.scores]),
                       np.concatenate([a.keypoints, b.keypoints]), lm,
-                      np.concatenate([a.face_ids, b.face_ids]))
+                      np.concatenate([a.face_ids, b.face_ids]), np.concatenate([a.detected, b.detected]))

@@ -6,22 +6,25 @@ never confirmed (false detections, very blurred or profile faces, whose
 descriptors are unreliable) stay on their own.  Merging stops when the closest pair
 of clusters is farther apart than ``threshold``.
 
-Default threshold 0.06 (cosine distance between unit-length dlib descriptors).
-dlib's documented same-person limit is a Euclidean distance of 0.6 between raw
-descriptors, whose norm is about 1.5: 1 - cos = d^2 / (2 * 1.5^2), so 0.6 is
-0.08 and the default 0.06 is a Euclidean 0.52, the stricter setting that
-face_recognition users adopt for mixed footage.  Measured on the shared videos
-(docs/identity-and-meld.md): the same person across a gap is at 0.01-0.03,
-clean faces of different people at 0.07-0.20, but dark, blurred or profile
-faces of different people can come as close as 0.03-0.05.
+Default threshold 0.07 (cosine distance between unit-length mean descriptors of
+dlib's ResNet, run by :mod:`vidaffect.identity.resnet_descriptor`): measured on
+real faces (benchmarks/face_embedding.py, benchmarks/people_tracking.py; the
+figures are in docs/identity-and-meld.md).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from vidaffect.identity.embedder import cosine_distance
+DEFAULT_THRESHOLD = 0.07
 
-DEFAULT_THRESHOLD = 0.06
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise cosine distances (1 - cos) between the rows of ``a`` and ``b``."""
+    a = np.atleast_2d(np.asarray(a, dtype=np.float64))
+    b = np.atleast_2d(np.asarray(b, dtype=np.float64))
+    a = a / np.clip(np.linalg.norm(a, axis=1, keepdims=True), 1e-12, None)
+    b = b / np.clip(np.linalg.norm(b, axis=1, keepdims=True), 1e-12, None)
+    return np.clip(1.0 - a @ b.T, 0.0, 2.0)
 
 
 def cluster_embeddings(embeddings: np.ndarray, threshold: float = DEFAULT_THRESHOLD,

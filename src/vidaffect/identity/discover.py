@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from vidaffect.identity.cluster import DEFAULT_THRESHOLD, cluster_embeddings, co_occurring
-from vidaffect.identity.embedder import FaceEmbedder
-from vidaffect.identity.tracks import EmbedCost, TrackEmbedding, embed_tracks, track_table
+from vidaffect.identity.descriptor import FaceDescriptor
+from vidaffect.identity.tracks import EmbedCost, TrackEmbedding, video_tracks
 from vidaffect.utils.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 
 
@@ -26,7 +26,6 @@ class Discovery:
     tracks: list[TrackEmbedding]
     labels: np.ndarray
     cost: EmbedCost
-    unverified: int = 0  # tracks left out: dlib's HOG detector never confirmed their face
 
     @property
     def n_clusters(self) -> int:
@@ -36,27 +35,21 @@ class Discovery:
         return [t for t, lab in zip(self.tracks, self.labels) if lab == k]
 
 
-def discover(videos: list[str | os.PathLike], embedder: FaceEmbedder, threshold: float = DEFAULT_THRESHOLD,
+def discover(videos: list[str | os.PathLike], embedder: FaceDescriptor, threshold: float = DEFAULT_THRESHOLD,
              fps: float | None = 5.0, min_frames: int = 3, progress: bool = False) -> Discovery:
     """Track and embed the faces of every video, then cluster all tracks (tracks sharing a frame stay apart;
-    tracks whose face dlib's HOG detector never confirmed are left out)."""
+    tracks never embedded (faces too small, no mesh) are left out)."""
     from tqdm import tqdm
 
     cost = EmbedCost()
     tracks: list[TrackEmbedding] = []
-    unverified = 0
     for v in tqdm(videos, desc="videos", unit="video", disable=not progress):
-        table = track_table(v, fps=fps)
-        sizes = table.groupby("face_id").size()
-        table = table[table["face_id"].isin(sizes[sizes >= min_frames].index)]
-        found = embed_tracks(v, table, embedder, cost=cost)
-        tracks += [t for t in found if t.verified]
-        unverified += sum(not t.verified for t in found)
+        tracks += video_tracks(v, embedder, fps=fps, min_frames=min_frames, cost=cost)
     emb = np.stack([t.embedding for t in tracks]) if tracks else np.zeros((0, 128), np.float32)
     # frame sets are per video: key them by (video, frame) so only same-video tracks can conflict
     keyed = [{(t.video, f) for f in t.times} for t in tracks]
     labels = cluster_embeddings(emb, threshold, co_occurring(keyed))
-    return Discovery(tracks, labels, cost, unverified)
+    return Discovery(tracks, labels, cost)
 
 
 def contact_sheet(tracks: list[TrackEmbedding], title: str, columns: int = 6, max_faces: int = 36) -> bytes:
@@ -100,8 +93,8 @@ def write_discovery(d: Discovery, out_dir: str | Path, threshold: float) -> dict
                      labels=d.labels, videos=np.array([t.video for t in d.tracks]),
                      face_ids=np.array([t.face_id for t in d.tracks], dtype=np.int64))
     paths["tracks"] = out / "tracks.npz"
-    doc = {"threshold": threshold, "distance": "cosine", "linkage": "average", "unverified_tracks_left_out": d.unverified,
-           "cost": d.cost.as_dict(), "clusters": clusters}
+    doc = {"threshold": threshold, "distance": "cosine", "linkage": "average", "cost": d.cost.as_dict(),
+           "clusters": clusters}
     paths["clusters"] = atomic_write_text(out / "clusters.json", json.dumps(doc, indent=1))
     return paths
 

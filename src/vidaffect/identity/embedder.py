@@ -101,11 +101,3 @@ class FaceEmbedder:
         """Descriptor of the face in ``box`` of ``image``."""
         return self.embed(image, self.shape(image, box))
 
-
-def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise cosine distances (1 - cos) between the rows of ``a`` and ``b``."""
-    a = np.atleast_2d(np.asarray(a, dtype=np.float64))
-    b = np.atleast_2d(np.asarray(b, dtype=np.float64))
-    a = a / np.clip(np.linalg.norm(a, axis=1, keepdims=True), 1e-12, None)
-    b = b / np.clip(np.linalg.norm(b, axis=1, keepdims=True), 1e-12, None)
-    return np.clip(1.0 - a @ b.T, 0.0, 2.0)

@@ -8,14 +8,14 @@ import numpy as np
 
 from vidaffect.errors import VidaffectError
 from vidaffect.identity.cluster import DEFAULT_THRESHOLD, cluster_embeddings, co_occurring
-from vidaffect.identity.embedder import FaceEmbedder
-from vidaffect.identity.tracks import embed_tracks, track_table
+from vidaffect.identity.descriptor import FaceDescriptor
+from vidaffect.identity.tracks import video_tracks
 
 log = logging.getLogger(__name__)
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def embedding_from_image(path: str | Path, embedder: FaceEmbedder) -> np.ndarray:
+def embedding_from_image(path: str | Path, embedder: FaceDescriptor) -> np.ndarray:
     """Descriptor of the largest face of an image file."""
     from PIL import Image
 
@@ -25,18 +25,29 @@ def embedding_from_image(path: str | Path, embedder: FaceEmbedder) -> np.ndarray
         image = np.asarray(Image.open(path).convert("RGB"))
     except (OSError, ValueError) as exc:
         raise VidaffectError(f"{path}: cannot read image ({exc})") from None
-    for model in ("short", "full"):
-        dets = FaceDetector(model, 0.5, 10, landmarks=False, video_mode=False).detect(image)
+    for model in ("multiscale", "short"):  # short range as well: a close-up may fill the whole image
+        det = FaceDetector(model, None, 10, landmarks=True, video_mode=False)
+        try:
+            dets = det.detect(image)
+        finally:
+            det.close()
         if len(dets):
-            return embedder.embed_box(image, dets.xyxy[int(np.argmax(dets.area))])
+            break
+    if len(dets):
+        emb = embedder.embed_faces(image, dets)
+        order = np.argsort(-dets.area)
+        for i in order:
+            if np.isfinite(emb[i]).all():
+                return emb[i]
+        raise VidaffectError(f"{path}: the face is too small or turned away for a descriptor "
+                             f"(at least {embedder.min_face_px:.0f} px wide, with a fitted face mesh)")
     raise VidaffectError(f"{path}: no face found in the image")
 
 
-def embeddings_from_video(path: str | Path, embedder: FaceEmbedder, fps: float | None = 5.0,
+def embeddings_from_video(path: str | Path, embedder: FaceDescriptor, fps: float | None = 5.0,
                           threshold: float = DEFAULT_THRESHOLD, progress: bool = False) -> list[np.ndarray]:
     """Track descriptors of the person seen the longest in a video (other people in it are ignored)."""
-    table = track_table(path, fps=fps, progress=progress)
-    tracks = [t for t in embed_tracks(path, table, embedder) if t.verified]
+    tracks = video_tracks(path, embedder, fps=fps, progress=progress)
     if not tracks:
         raise VidaffectError(f"{path}: no face found in the video")
     labels = cluster_embeddings(np.stack([t.embedding for t in tracks]), threshold,
@@ -49,7 +60,7 @@ def embeddings_from_video(path: str | Path, embedder: FaceEmbedder, fps: float |
     return [t.embedding for t, lab in zip(tracks, labels) if lab == main]
 
 
-def embeddings_from_inputs(inputs: list[str | Path], embedder: FaceEmbedder, fps: float | None = 5.0,
+def embeddings_from_inputs(inputs: list[str | Path], embedder: FaceDescriptor, fps: float | None = 5.0,
                            threshold: float = DEFAULT_THRESHOLD, progress: bool = False
                            ) -> list[tuple[str, list[np.ndarray]]]:
     """(source, descriptors) for each image or video file."""

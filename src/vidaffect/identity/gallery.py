@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from vidaffect.errors import VidaffectError
-from vidaffect.identity.cluster import DEFAULT_THRESHOLD
-from vidaffect.identity.embedder import MODEL_NAME, cosine_distance
+from vidaffect.identity.cluster import DEFAULT_THRESHOLD, cosine_distance
+
+MODEL_NAME = "dlib_face_recognition_resnet_model_v1"  # vidaffect's descriptor gives dlib's vectors
 from vidaffect.utils.atomic import atomic_write_text
 
 UNKNOWN = "unknown"

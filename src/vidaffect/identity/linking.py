@@ -1,0 +1,42 @@
+"""People across the whole video: link the face tracks of one pass into persons.
+
+After the pass every confirmed track has the mean of its face embeddings
+(:class:`vidaffect.tracking.Track`).  Tracks are grouped by average-linkage
+clustering on cosine distance (:func:`vidaffect.identity.cluster.cluster_embeddings`)
+with two constraints: tracks on screen at the same time are different people
+(cannot-link), and merging stops when the closest pair of groups is farther
+apart than ``threshold``.  A track without an embedding (faces too small for
+one) is a person of its own.  Person ids are numbered in order of first
+appearance.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vidaffect.identity.cluster import cluster_embeddings
+from vidaffect.tracking import Track
+
+
+def spans_overlap(a: list[list[float]], b: list[list[float]]) -> bool:
+    """Whether two tracks' on-screen stretches ([first_s, last_s] lists) share any time."""
+    return any(s1 <= e2 and s2 <= e1 for s1, e1 in a for s2, e2 in b)
+
+
+def link_tracks(tracks: list[Track], threshold: float) -> dict[int, int]:
+    """``{face_id: person_id}`` for ``tracks`` (see the module docstring)."""
+    tracks = sorted(tracks, key=lambda t: (t.first_s, t.face_id))
+    with_emb = [t for t in tracks if t.embedding is not None]
+    labels: dict[int, int] = {}
+    if with_emb:
+        emb = np.stack([t.embedding for t in with_emb])
+        cannot = [(i, j) for i in range(len(with_emb)) for j in range(i + 1, len(with_emb))
+                  if spans_overlap(with_emb[i].spans, with_emb[j].spans)]
+        for t, lab in zip(with_emb, cluster_embeddings(emb, threshold, cannot)):
+            labels[t.face_id] = int(lab)
+    # persons numbered by first appearance; a track without an embedding is a person of its own
+    order: dict[tuple[str, int], int] = {}
+    out: dict[int, int] = {}
+    for t in tracks:
+        key = ("person", labels[t.face_id]) if t.face_id in labels else ("track", t.face_id)
+        out[t.face_id] = order.setdefault(key, len(order))
+    return out

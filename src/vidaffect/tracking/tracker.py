@@ -1,0 +1,294 @@
+"""Face tracking: a stable ``face_id`` per face inside a shot.
+
+The rule (also in docs/pipeline.md, section 3):
+
+1. Every track has a constant-velocity Kalman filter on its box
+   (:mod:`vidaffect.tracking.kalman`); each frame all live tracks are predicted
+   to the frame's time.
+2. Faces carried by optical flow or the mesh from the previous frame keep the
+   id they had there (flow follows one face's own pixels).
+3. Faces the detector found this frame are matched to the live tracks by a
+   Hungarian match on :func:`vidaffect.tracking.association.box_similarity`
+   (IoU with the predicted box, or a centre-distance fallback for fast or
+   briefly lost faces); carried faces whose track ended are matched in a
+   second round (ByteTrack's two stages: trusted boxes first, the others only
+   for what is left).
+4. Appearance gate: a detected face matched only weakly by motion (similarity
+   below 0.5, i.e. no clear overlap) is embedded; if its embedding is farther
+   than ``split_distance`` (cosine) from its track's mean it is someone else
+   (a cut the cut detector missed, faces crossing) and the match is undone.
+5. A detected face that matches no live track is compared by its face
+   embedding with the confirmed tracks of the same shot that no face of this
+   frame holds (lost for longer than ``max_gap_s``, or not matched by motion
+   this frame); the closest one within ``reid_distance`` takes it back: a
+   face that turns away, is hidden or leaves and comes back keeps its id.
+6. Anything still unmatched starts a *tentative* track with the next id.  A
+   track that started without an embedding (no mesh yet, too small) is
+   compared as in 5 when it gets its first one and, if it matches an earlier
+   track it never shared the screen with, continues that track's id
+   (:attr:`FaceTracker.merged`; the final results use the earlier id).
+7. A track is *confirmed* once the detector has found it on ``confirm_hits``
+   frames (flow-carried frames do not count); a tentative track that ends
+   first (a false detection, a flicker) is discarded
+   (:attr:`FaceTracker.discarded`) and its rows are removed from the results.
+8. A track not seen for ``max_gap_s`` stops being matched by motion but can
+   still be re-identified (5) until the shot ends.  A scene cut ends every
+   track; the same person after a cut is found by person linking
+   (:mod:`vidaffect.identity.linking`).
+
+Embeddings are asked for through a callback only where needed: detected faces
+that match no track, weak matches, and tracks whose last embedding is older
+than ``embed_every_s``; each track keeps the running mean of its embeddings,
+which person linking uses after the pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from vidaffect.faces.detections import Detections
+from vidaffect.tracking.association import box_similarity
+from vidaffect.tracking.kalman import BoxKalman
+
+# embed(indices into this frame's detections) -> (len(indices), D) unit vectors; rows of NaN where a face
+# cannot be embedded reliably (too small, no landmarks)
+EmbedFn = Callable[[np.ndarray], np.ndarray]
+
+CARRIED_TRUST = 0.25  # a flow-carried box counts as a measurement 4x noisier than a detection
+WEAK_MATCH = 0.5  # a motion match below this similarity (IoU) is checked by appearance
+
+
+@dataclass
+class Track:
+    """One face track: its motion filter, appearance and where it was on screen."""
+
+    face_id: int
+    shot: int
+    kf: BoxKalman
+    box: np.ndarray  # last observed box
+    first_s: float
+    last_s: float
+    hits: int = 0  # frames with a box (detected or carried)
+    detector_hits: int = 0  # frames where the detector itself found it
+    confirmed: bool = False
+    embedding_sum: np.ndarray | None = None
+    embeddings: int = 0
+    embedded_s: float = -np.inf  # time of the last embedding
+    spans: list[list[float]] = field(default_factory=list)  # [first_s, last_s] stretches on screen
+
+    @property
+    def embedding(self) -> np.ndarray | None:
+        """Unit-length mean of the track's embeddings (None before the first)."""
+        if self.embedding_sum is None:
+            return None
+        return self.embedding_sum / max(float(np.linalg.norm(self.embedding_sum)), 1e-12)
+
+    def add_embedding(self, e: np.ndarray, time_s: float) -> None:
+        self.embedding_sum = e.astype(np.float64) if self.embedding_sum is None else self.embedding_sum + e
+        self.embeddings += 1
+        self.embedded_s = time_s
+
+    def observe(self, box: np.ndarray, time_s: float, detected: bool, merge_gap_s: float) -> None:
+        self.kf.update(box, time_s, 1.0 if detected else CARRIED_TRUST)
+        self.box = np.asarray(box, dtype=np.float32).copy()
+        self.hits += 1
+        self.detector_hits += int(detected)
+        if self.spans and time_s - self.spans[-1][1] <= merge_gap_s:
+            self.spans[-1][1] = time_s
+        else:
+            self.spans.append([time_s, time_s])
+        self.last_s = time_s
+
+
+class FaceTracker:
+    """Assign stable ids to detections frame after frame (see the module docstring for the rule)."""
+
+    def __init__(self, iou_threshold: float = 0.3, max_center_dist: float = 0.5, max_gap_s: float = 1.0,
+                 confirm_hits: int = 2, reid_distance: float = 0.1, split_distance: float = 0.2,
+                 embed_every_s: float = 1.0) -> None:
+        if max_gap_s < 0:
+            raise ValueError(f"max_gap_s must be >= 0, got {max_gap_s}")
+        if confirm_hits < 1:
+            raise ValueError(f"confirm_hits must be >= 1, got {confirm_hits}")
+        self.iou_threshold = iou_threshold
+        self.max_center_dist = max_center_dist
+        self.max_gap_s = max_gap_s
+        self.confirm_hits = confirm_hits
+        self.reid_distance = reid_distance
+        self.split_distance = split_distance
+        self.embed_every_s = embed_every_s
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all tracks and restart ids at 0 (new video)."""
+        self._live: dict[int, Track] = {}  # on screen, matched by motion
+        self._lost: dict[int, Track] = {}  # this shot, off screen: re-identification only
+        self.finished: list[Track] = []  # confirmed tracks of earlier shots / ended
+        self.discarded: set[int] = set()  # ids of tentative tracks that never got confirmed
+        self.merged: dict[int, int] = {}  # id of a track re-identified late -> the id it continues
+        self._next_id = 0
+        self._shot = 0
+        self.embeddings_computed = 0
+        self.splits = 0  # motion matches undone by the appearance gate
+
+    def cut(self) -> None:
+        """A scene cut: end every track of the shot (ids keep increasing)."""
+        for t in [*self._live.values(), *self._lost.values()]:
+            self._end(t)
+        self._live, self._lost = {}, {}
+        self._shot += 1
+
+    def finish(self) -> list[Track]:
+        """End the video: every confirmed track, in id order (tentative ones go to :attr:`discarded`)."""
+        self.cut()
+        return sorted(self.finished, key=lambda t: t.face_id)
+
+    @property
+    def live_ids(self) -> list[int]:
+        return sorted(self._live)
+
+    def tracks(self) -> list[Track]:
+        """Every confirmed track so far (live, lost and finished)."""
+        alive = [t for t in [*self._live.values(), *self._lost.values()] if t.confirmed]
+        return sorted([*self.finished, *alive], key=lambda t: t.face_id)
+
+    def _end(self, t: Track) -> None:
+        if t.confirmed:
+            self.finished.append(t)
+        else:
+            self.discarded.add(t.face_id)
+
+    def _age_out(self, time_s: float) -> None:
+        for fid, t in list(self._live.items()):
+            if time_s - t.last_s > self.max_gap_s:
+                del self._live[fid]
+                if t.confirmed and t.embedding is not None:
+                    self._lost[fid] = t
+                else:
+                    self._end(t)
+
+    def update(self, dets: Detections, time_s: float, embed: EmbedFn | None = None) -> Detections:
+        """Set ``dets.face_ids`` in place (and return ``dets``).
+
+        embed: computes face embeddings of the detections at the given indices (see :data:`EmbedFn`);
+        without it there is no re-identification and tracks carry no embeddings.
+        """
+        self._age_out(time_s)
+        n = len(dets)
+        ids = np.full(n, -1, dtype=np.int64)
+        weak = np.zeros(n, dtype=bool)  # matched by motion, but not by a clear overlap
+        taken: set[int] = set()
+        detected = dets.detected
+        # carried faces keep their previous frame's id
+        for i in np.flatnonzero(~detected):
+            fid = int(dets.face_ids[i])
+            if fid in self._live and fid not in taken:
+                ids[i] = fid
+                taken.add(fid)
+        # detected faces, then carried faces without a live id, by motion
+        for stage in (detected, ~detected):
+            rows = np.flatnonzero(stage & (ids < 0))
+            cands = [fid for fid in self._live if fid not in taken]
+            if len(rows) and cands:
+                pred = np.stack([self._live[f].kf.box_at(time_s) for f in cands])
+                last = np.stack([self._live[f].box for f in cands])
+                sim = np.maximum(box_similarity(dets.xyxy[rows], pred, self.iou_threshold, self.max_center_dist),
+                                 box_similarity(dets.xyxy[rows], last, self.iou_threshold, self.max_center_dist))
+                r_idx, c_idx = linear_sum_assignment(-sim)
+                for r, c in zip(r_idx, c_idx):
+                    if sim[r, c] > 0:
+                        ids[rows[r]] = cands[c]
+                        weak[rows[r]] = sim[r, c] < WEAK_MATCH
+                        taken.add(cands[c])
+        embs = self._embed(dets, ids, weak, time_s, embed)
+        # appearance gate on uncertain motion matches: a face whose embedding is far from its track's is
+        # someone else (a cut the cut detector missed, faces crossing).  Clear overlaps are not gated: a
+        # real face turning or blurring drifts as far from its own mean as another person's face.
+        for i, e in embs.items():
+            fid = int(ids[i])
+            t = self._live.get(fid)
+            if weak[i] and t is not None and t.embedding is not None and 1.0 - float(e @ t.embedding) > self.split_distance:
+                ids[i] = -1
+                taken.discard(fid)
+                self.splits += 1
+        # detected faces no track took: re-identify by appearance within the shot
+        unmatched = np.flatnonzero(detected & (ids < 0))
+        if len(unmatched) and embs:
+            self._reidentify(unmatched, embs, ids, taken)
+        # a track that started without an embedding (no mesh yet, too small) gets its first one: it may be a
+        # face that was lost earlier in the shot, which then takes it over (late re-identification)
+        fresh = np.array([i for i in embs if ids[i] >= 0 and int(ids[i]) in self._live
+                          and self._live[int(ids[i])].embedding is None], dtype=np.int64)
+        if len(fresh):
+            self._merge_fresh(fresh, embs, ids, taken)
+        for i in np.flatnonzero(ids < 0):
+            t = Track(self._next_id, self._shot, BoxKalman(dets.xyxy[i], time_s), dets.xyxy[i].copy(), time_s, time_s)
+            self._live[t.face_id] = t
+            ids[i] = t.face_id
+            self._next_id += 1
+        for i in range(n):
+            fid = int(ids[i])
+            t = self._live.get(fid) or self._lost.pop(fid)
+            self._live[fid] = t
+            t.observe(dets.xyxy[i], time_s, bool(detected[i]), self.max_gap_s)
+            if i in embs:
+                t.add_embedding(embs[i], time_s)
+            if not t.confirmed and t.detector_hits >= self.confirm_hits:
+                t.confirmed = True
+        dets.face_ids = ids
+        return dets
+
+    def _embed(self, dets: Detections, ids: np.ndarray, weak: np.ndarray, time_s: float,
+               embed: EmbedFn | None) -> dict[int, np.ndarray]:
+        """Embeddings of the detected faces that need one: unmatched ones, weak matches, and tracks due
+        for a refresh."""
+        if embed is None:
+            return {}
+        want = [i for i in np.flatnonzero(dets.detected)
+                if ids[i] < 0 or weak[i] or time_s - self._live[int(ids[i])].embedded_s >= self.embed_every_s]
+        if not want:
+            return {}
+        e = np.asarray(embed(np.asarray(want, dtype=np.int64)), dtype=np.float64)
+        self.embeddings_computed += len(want)
+        return {int(i): e[k] for k, i in enumerate(want) if np.isfinite(e[k]).all()}
+
+    def _closest(self, rows: np.ndarray, embs: dict[int, np.ndarray], taken: set[int],
+                 exclude: set[int] = frozenset()) -> list[tuple[int, Track]]:
+        """(row, track) pairs: each row's embedding matched (Hungarian) to a confirmed track of the shot that
+        no row of this frame holds, within ``reid_distance``."""
+        rows = np.array([r for r in rows if int(r) in embs], dtype=np.int64)
+        cands = [t for t in [*self._lost.values(), *self._live.values()]
+                 if t.confirmed and t.face_id not in taken and t.face_id not in exclude and t.embedding is not None]
+        if not len(rows) or not cands:
+            return []
+        q = np.stack([embs[int(r)] for r in rows])
+        g = np.stack([t.embedding for t in cands])
+        dist = 1.0 - q @ g.T
+        r_idx, c_idx = linear_sum_assignment(dist)
+        return [(int(rows[r]), cands[c]) for r, c in zip(r_idx, c_idx) if dist[r, c] <= self.reid_distance]
+
+    def _reidentify(self, rows: np.ndarray, embs: dict[int, np.ndarray], ids: np.ndarray, taken: set[int]) -> None:
+        for r, t in self._closest(rows, embs, taken):
+            ids[r] = t.face_id
+            taken.add(t.face_id)
+
+    def _merge_fresh(self, rows: np.ndarray, embs: dict[int, np.ndarray], ids: np.ndarray, taken: set[int]) -> None:
+        """Tracks of ``rows`` (no embedding so far) that match an earlier track of the shot merge into it."""
+        for r, old in self._closest(rows, embs, taken, exclude={int(ids[i]) for i in rows}):
+            new = self._live.pop(int(ids[r]))
+            if any(s1 <= e2 and s2 <= e1 for s1, e1 in old.spans for s2, e2 in new.spans):
+                self._live[new.face_id] = new  # on screen together: two people after all
+                continue
+            self._lost.pop(old.face_id, None)
+            old.kf, old.box, old.last_s = new.kf, new.box, new.last_s
+            old.hits += new.hits
+            old.detector_hits += new.detector_hits
+            old.spans += new.spans
+            self._live[old.face_id] = old
+            self.merged[new.face_id] = old.face_id
+            taken.discard(new.face_id)
+            taken.add(old.face_id)
+            ids[r] = old.face_id
