@@ -17,8 +17,9 @@ def track(fid: int, spans, emb=None) -> Track:
     return t
 
 
-def test_spans_overlap():
-    assert spans_overlap([[0, 1]], [[1, 2]])
+def test_spans_overlap_needs_a_tenth_of_a_second():
+    assert spans_overlap([[0, 1]], [[0.8, 2]])
+    assert not spans_overlap([[0, 1]], [[1, 2]])  # one shared instant: a cut frame, not two people
     assert not spans_overlap([[0, 1], [3, 4]], [[1.5, 2.5]])
 
 
@@ -32,6 +33,7 @@ def test_same_person_in_two_shots_is_one_person_and_a_stranger_is_not():
 def test_tracks_on_screen_together_are_never_one_person():
     e = [1, 0, 0]
     assert link_tracks([track(0, [[0, 5]], e), track(1, [[4, 8]], e)], threshold=0.5) == {0: 0, 1: 1}
+    assert link_tracks([track(0, [[0, 5]], e), track(1, [[5, 8]], e)], threshold=0.5) == {0: 0, 1: 0}
 
 
 def test_threshold_stops_merging():

@@ -88,6 +88,7 @@ def carried(ids, *boxes) -> Detections:
     d = dets(*boxes)
     d.face_ids = np.array(ids)
     d.detected = np.zeros(len(d), dtype=bool)
+    d.verified = np.zeros(len(d), dtype=bool)
     return d
 
 
@@ -219,3 +220,16 @@ def test_appearance_gate_splits_an_uncertain_match_to_someone_else():
     for k in range(5):
         tr2.update(dets([0, 0, 100, 100]), k / 30, embed=lambda idx: np.stack([a for _ in idx]))
     assert tr2.update(dets([40, 0, 140, 100]), 5 / 30, embed=lambda idx: np.stack([a for _ in idx])).face_ids.tolist() == [0]
+
+
+def test_faces_the_mesh_followed_confirm_a_track_but_do_not_extend_its_detected_stretch():
+    """A face the detector misses but the mesh follows (verified, not detected) is real: it confirms the
+    track; only detector hits extend the stretches person linking compares."""
+    tr = FaceTracker(confirm_hits=2)
+    tr.update(dets([0, 0, 50, 50]), 0.0)
+    for k in range(1, 4):
+        d = dets([0, 0, 50, 50])
+        d.detected = np.zeros(1, dtype=bool)  # verified stays True: the mesh found it
+        tr.update(d, k / 5)
+    (t,) = tr.finish()
+    assert t.confirmed and t.spans == [[0.0, 0.0]]

@@ -17,7 +17,9 @@ class Detections:
     (N, 6, 2) BlazeFace keypoints (see :data:`KEYPOINT_NAMES`); landmarks:
     (N, 468, 2) face-mesh points or None (rows of NaN where the mesh did not
     fit that face); face_ids: (N,) track ids, -1 before tracking; detected: (N,) bool, True where this
-    frame's detector found the face, False where optical flow or the mesh carried it from earlier frames.
+    frame's detector found the face; verified: (N,) bool, True where the face models found it in this
+    frame (the detector, or on a detection frame the face mesh following a face the detector missed, its
+    face flag on); both False where optical flow carried it from earlier frames.
     """
 
     xyxy: np.ndarray
@@ -26,6 +28,7 @@ class Detections:
     landmarks: np.ndarray | None = None
     face_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
     detected: np.ndarray = field(default=None)  # type: ignore[assignment]
+    verified: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         n = len(self.xyxy)
@@ -41,6 +44,9 @@ class Detections:
         if self.detected is None:
             self.detected = np.ones(n, dtype=bool)
         self.detected = np.asarray(self.detected, dtype=bool).reshape(n)
+        if self.verified is None:
+            self.verified = self.detected.copy()
+        self.verified = np.asarray(self.verified, dtype=bool).reshape(n)
 
     @classmethod
     def empty(cls) -> "Detections":
@@ -54,6 +60,7 @@ class Detections:
         return Detections(
             self.xyxy[index], self.scores[index], self.keypoints[index],
             None if self.landmarks is None else self.landmarks[index], self.face_ids[index], self.detected[index],
+            self.verified[index],
         )
 
     @property

@@ -226,6 +226,7 @@ class FaceDetector:
         moved = move_faces(kept, moves)
         moved.landmarks = new
         moved.face_ids = np.full(len(moved), -1, dtype=np.int64)
+        moved.verified[:] = True  # found in this frame's pixels (the mesh's face flag), not carried by flow
         return moved
 
     def _carry_mesh(self, dets: Detections) -> np.ndarray:
@@ -268,4 +269,5 @@ def _concat(a: Detections, b: Detections) -> Detections:
     lm = np.concatenate([a.landmarks, b.landmarks]) if a.landmarks is not None and b.landmarks is not None else None
     return Detections(np.concatenate([a.xyxy, b.xyxy]), np.concatenate([a.scores, b.scores]),
                       np.concatenate([a.keypoints, b.keypoints]), lm,
-                      np.concatenate([a.face_ids, b.face_ids]), np.concatenate([a.detected, b.detected]))
+                      np.concatenate([a.face_ids, b.face_ids]), np.concatenate([a.detected, b.detected]),
+                      np.concatenate([a.verified, b.verified]))

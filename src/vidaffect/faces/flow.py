@@ -114,6 +114,7 @@ def move_faces(dets: Detections, moves: list[tuple[np.ndarray, float]]) -> Detec
     """Apply one (2x3 similarity, its scale) per face to boxes (kept axis-aligned), keypoints and landmarks, in place;
     the moved faces are marked as carried (``detected`` False)."""
     dets.detected[:] = False
+    dets.verified[:] = False
     for j, (m, scale) in enumerate(moves):
         a, t = m[:, :2], m[:, 2]
         box = dets.xyxy[j]

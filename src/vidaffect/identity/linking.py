@@ -3,8 +3,8 @@
 After the pass every confirmed track has the mean of its face embeddings
 (:class:`vidaffect.tracking.Track`).  Tracks are grouped by average-linkage
 clustering on cosine distance (:func:`vidaffect.identity.cluster.cluster_embeddings`)
-with two constraints: tracks on screen at the same time are different people
-(cannot-link), and merging stops when the closest pair of groups is farther
+with two constraints: tracks on screen at the same time (their detected
+stretches overlap by 0.1 s or more) are different people (cannot-link), and merging stops when the closest pair of groups is farther
 apart than ``threshold``.  A track without an embedding (faces too small for
 one) is a person of its own.  Person ids are numbered in order of first
 appearance.
@@ -15,11 +15,7 @@ import numpy as np
 
 from vidaffect.identity.cluster import cluster_embeddings
 from vidaffect.tracking import Track
-
-
-def spans_overlap(a: list[list[float]], b: list[list[float]]) -> bool:
-    """Whether two tracks' on-screen stretches ([first_s, last_s] lists) share any time."""
-    return any(s1 <= e2 and s2 <= e1 for s1, e1 in a for s2, e2 in b)
+from vidaffect.tracking.tracker import spans_overlap
 
 
 def link_tracks(tracks: list[Track], threshold: float) -> dict[int, int]:

@@ -27,8 +27,9 @@ The rule (also in docs/pipeline.md, section 3):
    compared as in 5 when it gets its first one and, if it matches an earlier
    track it never shared the screen with, continues that track's id
    (:attr:`FaceTracker.merged`; the final results use the earlier id).
-7. A track is *confirmed* once the detector has found it on ``confirm_hits``
-   frames (flow-carried frames do not count); a tentative track that ends
+7. A track is *confirmed* once the face models found it on ``confirm_hits``
+   frames (the detector, or the face mesh following a face the detector
+   missed; flow-carried frames do not count); a tentative track that ends
    first (a false detection, a flicker) is discarded
    (:attr:`FaceTracker.discarded`) and its rows are removed from the results.
 8. A track not seen for ``max_gap_s`` stops being matched by motion but can
@@ -57,6 +58,10 @@ from vidaffect.tracking.kalman import BoxKalman
 # cannot be embedded reliably (too small, no landmarks)
 EmbedFn = Callable[[np.ndarray], np.ndarray]
 
+# Two tracks "share the screen" when their detected stretches overlap by at least this long: one shared
+# instant happens when a track's last detection and another's first fall on the frame of a cut the cut
+# detector missed (the mesh still finding a face where the old one was).
+MIN_OVERLAP_S = 0.1
 CARRIED_TRUST = 0.25  # a flow-carried box counts as a measurement 4x noisier than a detection
 WEAK_MATCH = 0.5  # a motion match below this similarity (IoU) is checked by appearance
 
@@ -72,12 +77,15 @@ class Track:
     first_s: float
     last_s: float
     hits: int = 0  # frames with a box (detected or carried)
-    detector_hits: int = 0  # frames where the detector itself found it
+    detector_hits: int = 0  # frames where the face models found it (detector, or the mesh's face flag)
     confirmed: bool = False
     embedding_sum: np.ndarray | None = None
     embeddings: int = 0
     embedded_s: float = -np.inf  # time of the last embedding
-    spans: list[list[float]] = field(default_factory=list)  # [first_s, last_s] stretches on screen
+    # [first_s, last_s] stretches where the detector found the face (flow-carried frames between two
+    # detections are inside; a box flow carries after the last detection, e.g. onto the next shot when a
+    # cut goes unnoticed, is not): person linking's "on screen together" test
+    spans: list[list[float]] = field(default_factory=list)
 
     @property
     def embedding(self) -> np.ndarray | None:
@@ -91,16 +99,22 @@ class Track:
         self.embeddings += 1
         self.embedded_s = time_s
 
-    def observe(self, box: np.ndarray, time_s: float, detected: bool, merge_gap_s: float) -> None:
+    def observe(self, box: np.ndarray, time_s: float, detected: bool, verified: bool, merge_gap_s: float) -> None:
         self.kf.update(box, time_s, 1.0 if detected else CARRIED_TRUST)
         self.box = np.asarray(box, dtype=np.float32).copy()
         self.hits += 1
-        self.detector_hits += int(detected)
-        if self.spans and time_s - self.spans[-1][1] <= merge_gap_s:
-            self.spans[-1][1] = time_s
-        else:
-            self.spans.append([time_s, time_s])
+        self.detector_hits += int(verified)
+        if detected:
+            if self.spans and time_s - self.spans[-1][1] <= merge_gap_s:
+                self.spans[-1][1] = time_s
+            else:
+                self.spans.append([time_s, time_s])
         self.last_s = time_s
+
+
+def spans_overlap(a: list[list[float]], b: list[list[float]], min_s: float = MIN_OVERLAP_S) -> bool:
+    """Whether two tracks' detected stretches ([first_s, last_s] lists) overlap for at least ``min_s``."""
+    return any(min(e1, e2) - max(s1, s2) >= min_s for s1, e1 in a for s2, e2 in b)
 
 
 class FaceTracker:
@@ -132,7 +146,7 @@ class FaceTracker:
         self._next_id = 0
         self._shot = 0
         self.embeddings_computed = 0
-        self.splits = 0  # motion matches undone by the appearance gate
+        self.splits = 0  # weak motion matches that appearance gave to another track or a new one
 
     def cut(self) -> None:
         """A scene cut: end every track of the shot (ids keep increasing)."""
@@ -204,20 +218,8 @@ class FaceTracker:
                         weak[rows[r]] = sim[r, c] < WEAK_MATCH
                         taken.add(cands[c])
         embs = self._embed(dets, ids, weak, time_s, embed)
-        # appearance gate on uncertain motion matches: a face whose embedding is far from its track's is
-        # someone else (a cut the cut detector missed, faces crossing).  Clear overlaps are not gated: a
-        # real face turning or blurring drifts as far from its own mean as another person's face.
-        for i, e in embs.items():
-            fid = int(ids[i])
-            t = self._live.get(fid)
-            if weak[i] and t is not None and t.embedding is not None and 1.0 - float(e @ t.embedding) > self.split_distance:
-                ids[i] = -1
-                taken.discard(fid)
-                self.splits += 1
-        # detected faces no track took: re-identify by appearance within the shot
-        unmatched = np.flatnonzero(detected & (ids < 0))
-        if len(unmatched) and embs:
-            self._reidentify(unmatched, embs, ids, taken)
+        # appearance decides for uncertain motion matches and for detected faces no track took
+        self._assign_by_appearance(detected, weak, embs, ids, taken)
         # a track that started without an embedding (no mesh yet, too small) gets its first one: it may be a
         # face that was lost earlier in the shot, which then takes it over (late re-identification)
         fresh = np.array([i for i in embs if ids[i] >= 0 and int(ids[i]) in self._live
@@ -233,7 +235,7 @@ class FaceTracker:
             fid = int(ids[i])
             t = self._live.get(fid) or self._lost.pop(fid)
             self._live[fid] = t
-            t.observe(dets.xyxy[i], time_s, bool(detected[i]), self.max_gap_s)
+            t.observe(dets.xyxy[i], time_s, bool(detected[i]), bool(dets.verified[i]), self.max_gap_s)
             if i in embs:
                 t.add_embedding(embs[i], time_s)
             if not t.confirmed and t.detector_hits >= self.confirm_hits:
@@ -270,16 +272,46 @@ class FaceTracker:
         r_idx, c_idx = linear_sum_assignment(dist)
         return [(int(rows[r]), cands[c]) for r, c in zip(r_idx, c_idx) if dist[r, c] <= self.reid_distance]
 
-    def _reidentify(self, rows: np.ndarray, embs: dict[int, np.ndarray], ids: np.ndarray, taken: set[int]) -> None:
-        for r, t in self._closest(rows, embs, taken):
-            ids[r] = t.face_id
-            taken.add(t.face_id)
+    def _assign_by_appearance(self, detected: np.ndarray, weak: np.ndarray, embs: dict[int, np.ndarray],
+                              ids: np.ndarray, taken: set[int]) -> None:
+        """Steps 4 and 5 of the rule as one assignment.  Rows: embedded detections matched only weakly by
+        motion, and embedded detections no track took.  Columns: their motion tracks and every confirmed
+        track of the shot no other face of this frame holds.  A row may keep its motion track within
+        ``split_distance`` and take any other within ``reid_distance``; the Hungarian match on embedding
+        distance gives the most pairs, then the closest (so a face that belongs to a weakly matched track
+        takes it back from a stranger that only stood nearby)."""
+        rows = [i for i in embs if detected[i] and (ids[i] < 0 or weak[i])]
+        if not rows:
+            return
+        own = {i: int(ids[i]) for i in rows if ids[i] >= 0}
+        for fid in own.values():
+            taken.discard(fid)
+        cands = [t for t in [*self._lost.values(), *self._live.values()]
+                 if t.confirmed and t.face_id not in taken and t.embedding is not None]
+        for i in rows:
+            ids[i] = -1
+        if cands:
+            q = np.stack([embs[i] for i in rows])
+            g = np.stack([t.embedding for t in cands])
+            dist = 1.0 - q @ g.T
+            limit = np.full(dist.shape, self.reid_distance)
+            for r, i in enumerate(rows):
+                for c, t in enumerate(cands):
+                    if own.get(i) == t.face_id:
+                        limit[r, c] = self.split_distance
+            ok = dist <= limit
+            r_idx, c_idx = linear_sum_assignment(np.where(ok, dist, 1e3))
+            for r, c in zip(r_idx, c_idx):
+                if ok[r, c]:
+                    ids[rows[r]] = cands[c].face_id
+                    taken.add(cands[c].face_id)
+        self.splits += sum(1 for i, fid in own.items() if ids[i] != fid)
 
     def _merge_fresh(self, rows: np.ndarray, embs: dict[int, np.ndarray], ids: np.ndarray, taken: set[int]) -> None:
         """Tracks of ``rows`` (no embedding so far) that match an earlier track of the shot merge into it."""
         for r, old in self._closest(rows, embs, taken, exclude={int(ids[i]) for i in rows}):
             new = self._live.pop(int(ids[r]))
-            if any(s1 <= e2 and s2 <= e1 for s1, e1 in old.spans for s2, e2 in new.spans):
+            if spans_overlap(old.spans, new.spans):
                 self._live[new.face_id] = new  # on screen together: two people after all
                 continue
             self._lost.pop(old.face_id, None)
