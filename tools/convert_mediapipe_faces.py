@@ -282,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(graph['ops'])} operators, {n_params:,} weights, sha256 {digest[:12]}..., "
               f"{compared} densified/dequantized tensors checked against LiteRT")
     if not args.check:
-        (args.out / "manifest.json").write_text(json.dumps({"source": SOURCE, "license": LICENSE, "models": manifest},
-                                                           indent=2) + "\n")
+        path = args.out / "manifest.json"
+        doc = json.loads(path.read_text()) if path.is_file() else {}  # keep entries this tool does not make
+        doc.update({"source": SOURCE, "license": LICENSE, "models": manifest})
+        path.write_text(json.dumps(doc, indent=2) + "\n")
     print("ok" if args.check else f"wrote {args.out}")
     return 0
 
