@@ -13,27 +13,28 @@ The rule (also in docs/pipeline.md, section 3):
    briefly lost faces); carried faces whose track ended are matched in a
    second round (ByteTrack's two stages: trusted boxes first, the others only
    for what is left).
-4. Appearance gate: a detected face matched only weakly by motion (similarity
-   below 0.5, i.e. no clear overlap) is embedded; if its embedding is farther
-   than ``split_distance`` (cosine) from its track's mean it is someone else
-   (a cut the cut detector missed, faces crossing) and the match is undone.
-5. A detected face that matches no live track is compared by its face
-   embedding with the confirmed tracks of the same shot that no face of this
-   frame holds (lost for longer than ``max_gap_s``, or not matched by motion
-   this frame); the closest one within ``reid_distance`` takes it back: a
-   face that turns away, is hidden or leaves and comes back keeps its id.
-6. Anything still unmatched starts a *tentative* track with the next id.  A
-   track that started without an embedding (no mesh yet, too small) is
-   compared as in 5 when it gets its first one and, if it matches an earlier
+4. Appearance decides the uncertain cases: detected faces matched only
+   weakly by motion (similarity below 0.5, no clear overlap) and detected
+   faces no track took are embedded and assigned together by a Hungarian
+   match on cosine distance, to their own motion track (within
+   ``split_distance``) or to any confirmed track of the shot that no other
+   face of this frame holds (within ``reid_distance``): a face that owns a
+   weakly matched track takes it back from a stranger standing nearby (a cut
+   the cut detector missed, faces crossing), and a face that turns away, is
+   hidden or leaves and comes back keeps its id.  A weak match that
+   appearance gives to nobody starts a new track.
+5. A track that started without an embedding (no mesh yet, too small) is
+   compared as in 4 when it gets its first one and, if it matches an earlier
    track it never shared the screen with, continues that track's id
    (:attr:`FaceTracker.merged`; the final results use the earlier id).
+6. Anything still unmatched starts a *tentative* track with the next id.
 7. A track is *confirmed* once the face models found it on ``confirm_hits``
    frames (the detector, or the face mesh following a face the detector
    missed; flow-carried frames do not count); a tentative track that ends
    first (a false detection, a flicker) is discarded
    (:attr:`FaceTracker.discarded`) and its rows are removed from the results.
 8. A track not seen for ``max_gap_s`` stops being matched by motion but can
-   still be re-identified (5) until the shot ends.  A scene cut ends every
+   still be re-identified (4) until the shot ends.  A scene cut ends every
    track; the same person after a cut is found by person linking
    (:mod:`vidaffect.identity.linking`).
 
