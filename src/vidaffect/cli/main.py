@@ -61,13 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_device_arg(args: argparse.Namespace) -> None:
+    """Every command's ``--device`` is checked before it runs: a device torch cannot use (``cuda`` without a
+    GPU, ``bogus``) is a one-line error, whichever command got it.  ``auto`` is resolved by the command."""
+    device = getattr(args, "device", None)
+    if isinstance(device, str) and device != "auto":
+        from vidaffect.utils.device import check_device
+
+        check_device(device)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     try:
+        parser = build_parser()  # imports every command: Ctrl-C may come here too
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        _check_device_arg(args)
         return int(args.func(args) or 0)
     except VidaffectError as exc:
         print(f"vidaffect: error: {exc}", file=sys.stderr)

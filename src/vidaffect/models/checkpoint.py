@@ -38,10 +38,22 @@ def save_model_checkpoint(path: str | Path, model: torch.nn.Module, config: dict
 
 
 def load_model_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read weights and config of a checkpoint written by :func:`save_model_checkpoint`."""
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        path = path.with_suffix(".safetensors")
+    """Read weights and config of a checkpoint written by :func:`save_model_checkpoint`.
+
+    ``path`` is the ``.safetensors`` file, its ``.json`` config, or the pair's name without extension; any
+    other file (``X.pth``, ``X.ckpt``...) is refused, never swapped for a ``X.safetensors`` beside it."""
+    given = Path(path)
+    suffix = given.suffix.lower()
+    if not given.name or given.is_dir():
+        raise CheckpointError(f"{str(path) or repr(str(path))}: not a checkpoint file (a NAME.safetensors with its NAME.json)")
+    if suffix == ".safetensors":
+        path = given
+    elif suffix == ".json" or (not suffix and not given.is_file()):
+        path = given.with_suffix(".safetensors")
+    else:
+        kind = "a PyTorch pickle" if suffix in (".pth", ".pt", ".tar", ".ckpt", ".bin") else f"a {given.suffix or 'extensionless'} file"
+        raise CheckpointError(f"{given}: not a vidaffect checkpoint ({kind}); this model loads a NAME.safetensors "
+                              f"file with its NAME.json config")
     cfg_path = path.with_suffix(".json")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint weights not found")

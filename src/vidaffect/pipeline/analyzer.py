@@ -12,6 +12,7 @@ more than ``total``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections import defaultdict, deque
@@ -30,7 +31,7 @@ from vidaffect.faces import Detections, FaceDetector, align_faces
 from vidaffect.labels import VA_SOURCE_DERIVED
 from vidaffect.models.base import CropSpec, EmotionModel, FaceBatch, ModelOutput
 from vidaffect.models.registry import DEFAULT_MODEL, create_model
-from vidaffect.results.results import Results
+from vidaffect.results.results import BASE_COLUMNS, Results
 from vidaffect.results.smoothing import smooth_frames
 from vidaffect.results.va import derived_va
 from vidaffect.tracking import FaceTracker, Track
@@ -76,13 +77,35 @@ class AnalyzeOptions:
     identity_threshold: float | None = None  # person linking distance; None: the embedding's measured default
     threads: int = 1
     progress: bool = False
+    strict: bool = False  # damaged video data fails the video instead of being skipped and recorded
 
     def settings(self) -> dict[str, Any]:
         """Settings that change results (recorded in metadata; used for settings hashes)."""
         d = asdict(self)
         d.pop("progress")
         d.pop("threads")
+        if not d["strict"]:  # only a strict run differs (settings hashes of earlier runs stay valid)
+            d.pop("strict")
         return d
+
+    def check(self) -> "AnalyzeOptions":
+        """Raise :class:`VidaffectError` (one line) for values no analysis can use; return self."""
+        for flag, v in (("--fps", self.fps), ("--start", self.start), ("--end", self.end),
+                        ("--max-gap", self.max_gap_s), ("--smoothing-size", self.smoothing_size),
+                        ("--min-face", self.min_face), ("--threshold", self.min_confidence)):
+            if v is not None and not math.isfinite(v):
+                raise VidaffectError(f"{flag} must be a finite number, got {v}")
+        if self.fps is not None and self.fps <= 0:
+            raise VidaffectError(f"--fps must be positive, got {self.fps}")
+        if self.start is not None and self.start < 0:
+            raise VidaffectError(f"--start must be >= 0 seconds, got {self.start}")
+        if self.end is not None and self.end <= 0:
+            raise VidaffectError(f"--end must be > 0 seconds (an empty time range), got {self.end}")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise VidaffectError(f"--end ({self.end}) must be after --start ({self.start})")
+        if self.max_gap_s < 0:
+            raise VidaffectError(f"--max-gap must be >= 0 seconds, got {self.max_gap_s}")
+        return self
 
 
 @dataclass
@@ -160,7 +183,7 @@ class _Table:
 
     def __init__(self, classes: tuple[str, ...]) -> None:
         self.classes = classes
-        self.cols: dict[str, list] = defaultdict(list)
+        self.cols: dict[str, list] = defaultdict(list, {c: [] for c in BASE_COLUMNS})  # columns even when empty
         self.probs: list[np.ndarray | None] = []
         self.va: list[tuple[float, float] | None] = []
         self.extra: dict[str, dict[int, float]] = defaultdict(dict)
@@ -258,10 +281,9 @@ class Analyzer:
             raise VidaffectError(f"batch size must be >= 1, got {opts.batch_size}")
         if opts.face_size < 16:
             raise VidaffectError(f"face size must be >= 16 pixels, got {opts.face_size}")
+        opts.check()
         if opts.smoothing_size < 0:
             raise VidaffectError(f"smoothing size must be >= 0 seconds, got {opts.smoothing_size}")
-        if not opts.max_gap_s >= 0:
-            raise VidaffectError(f"max gap must be >= 0 seconds, got {opts.max_gap_s}")
         if opts.identity_threshold is not None and not 0 < opts.identity_threshold < 2:
             raise VidaffectError(f"identity threshold is a cosine distance in (0, 2), got {opts.identity_threshold}")
         if model_instance is None:
@@ -304,9 +326,10 @@ class Analyzer:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def analyze(self, path: str | os.PathLike) -> Results:
-        """Analyse one video and return its :class:`Results`."""
-        for _ in self._run(path, yield_frames=False):
+    def analyze(self, path: str | os.PathLike, name: str | None = None) -> Results:
+        """Analyse one video and return its :class:`Results` (``name``: of its ``--save-crops`` folder,
+        default the file name without extension)."""
+        for _ in self._run(path, yield_frames=False, name=name):
             pass
         return self._last_results
 
@@ -334,11 +357,11 @@ class Analyzer:
         """The confirmed face tracks of the last video (boxes' motion filters, embeddings, time spans)."""
         return self._last_tracks
 
-    def _run(self, path: str | os.PathLike, yield_frames: bool) -> Iterator[FrameResult]:
+    def _run(self, path: str | os.PathLike, yield_frames: bool, name: str | None = None) -> Iterator[FrameResult]:
         opts, model = self.options, self.model
         path = Path(path)
         timings: dict[str, float] = defaultdict(float)
-        reader = open_video(path, fps=opts.fps, start=opts.start, end=opts.end)
+        reader = open_video(path, fps=opts.fps, start=opts.start, end=opts.end, strict=opts.strict)
         reader_info = reader.info
         model.reset()
         classes = tuple(model.classes)
@@ -346,7 +369,7 @@ class Analyzer:
         pending: list[tuple[np.ndarray, np.ndarray, Detections, VideoFrame]] = []
         pending_faces = 0
         held: list[tuple[VideoFrame, Detections, np.ndarray]] = []
-        crops_dir = Path(opts.save_crops) / path.stem if opts.save_crops else None
+        crops_dir = Path(opts.save_crops) / (name or path.stem) if opts.save_crops else None
         n_frames = 0
         bar = self._progress_bar(reader_info, path)
         t_start = time.perf_counter()
@@ -432,6 +455,7 @@ class Analyzer:
                 bar.close()
         total = time.perf_counter() - t_start
         self._last_results = self._assemble(path, reader_info, table, classes, n_frames, total, timings, tracker)
+        self._last_results.metadata.update(_decode_warnings(path, reader, n_frames))
 
     def _assemble(self, path: Path, info, table: _Table, classes: tuple[str, ...], n_frames: int, total: float,
                   timings: dict[str, float], tracker: FaceTracker) -> Results:
@@ -546,6 +570,19 @@ def drop_tracks(df: pd.DataFrame, face_ids: set[int]) -> pd.DataFrame:
     out = pd.concat([df[~gone], blank]).sort_values("frame", kind="stable")
     out["faces_in_frame"] = (out["face_id"] >= 0).groupby(out["frame"]).transform("sum").astype("int64")
     return out.reset_index(drop=True)
+
+
+def _decode_warnings(path: Path, reader: PyAVReader, n_frames: int) -> dict[str, Any]:
+    """Metadata entries ``damaged_spans`` (skipped damaged data) and ``warnings`` (one line each, also logged)."""
+    spans = list(reader.damaged)
+    warnings = [f"damaged video data from {s['start_s']:.2f} to {s['end_s']:.2f} s skipped "
+                f"({s['packets']} packet(s): {s['error']})" for s in spans]
+    if n_frames == 0:
+        rng = f"{reader.start or 0:g} s to {'the end' if reader.end is None else f'{reader.end:g} s'}"
+        warnings.append(f"no frame in the requested time range ({rng}); the video lasts {reader.info.duration_s:.2f} s")
+    for w in warnings:
+        log.warning("%s: %s", path, w)
+    return {"damaged_spans": spans, "warnings": warnings}
 
 
 def analyze(path: str | os.PathLike, **options: Any) -> Results:

@@ -10,8 +10,8 @@ def check_device(device: str) -> str:
 
     try:
         dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise VidaffectError(f"unknown device {device!r} ({e}); use cpu or cuda[:N]") from None
+    except (RuntimeError, TypeError, ValueError):
+        raise VidaffectError(f"unknown device {device!r}; use cpu or cuda[:N]") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             why = "torch was built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"

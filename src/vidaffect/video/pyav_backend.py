@@ -10,6 +10,7 @@ identifies the source frame.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -76,18 +77,38 @@ def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k)) if k else image
 
 
+def _is_still_image(container: av.container.InputContainer) -> bool:
+    """True for FFmpeg's single-image demuxers (``image2``, ``png_pipe``, ``jpeg_pipe``...): a picture file,
+    whatever its extension, not a video."""
+    return any(n == "image2" or n.endswith("_pipe") for n in container.format.name.split(","))
+
+
 class PyAVReader:
-    """Iterate over the frames of one video file.  Use :func:`open_video` to create it."""
+    """Iterate over the frames of one video file.  Use :func:`open_video` to create it.
+
+    Damaged data (packets the decoder rejects) is skipped: each damaged span of the requested time range
+    is recorded in :attr:`damaged` (``start_s``, ``end_s``, ``packets``, ``error``) and logged as a
+    warning, and decoding goes on with the next good packet.  ``strict=True`` raises instead.
+    """
 
     def __init__(self, path: str | os.PathLike, fps: float | None = None, start: float | None = None,
-                 end: float | None = None, threads: bool = True) -> None:
+                 end: float | None = None, threads: bool = True, strict: bool = False) -> None:
         self.path = Path(path)
+        for name, value in (("--fps", fps), ("--start", start), ("--end", end)):
+            if value is not None and not math.isfinite(value):
+                raise VideoError(f"{self.path}: {name} must be a finite number of seconds, got {value}")
         if fps is not None and fps <= 0:
             raise VideoError(f"{self.path}: --fps must be positive, got {fps}")
+        if start is not None and start < 0:
+            raise VideoError(f"{self.path}: --start must be >= 0 seconds, got {start}")
+        if end is not None and end <= 0:
+            raise VideoError(f"{self.path}: --end must be > 0 seconds, got {end}")
         if start is not None and end is not None and end <= start:
             raise VideoError(f"{self.path}: --end ({end}) must be after --start ({start})")
         self.fps, self.start, self.end = fps, start, end
+        self.strict = strict
         self._threads = threads
+        self.damaged: list[dict] = []  # damaged spans met by the last iteration (in the requested range)
         self.info = self._probe()
 
     def _open(self) -> av.container.InputContainer:
@@ -98,6 +119,8 @@ class PyAVReader:
         try:
             s = container.streams.video[0]
             ctx = s.codec_context
+            if _is_still_image(container):
+                raise VideoError(f"{self.path}: a still image ({ctx.name} picture), not a video; nothing to analyse")
             rate = s.average_rate or s.guessed_rate or Fraction(0)
             duration = _announced_duration(container, s)
             self._rotation = self._read_rotation(container, s)
@@ -110,17 +133,30 @@ class PyAVReader:
             container.close()
 
     def _read_rotation(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
-        """Rotation from the first frame's display matrix (PyAV >= 13), else the legacy 'rotate' tag."""
+        """Rotation from the first decodable frame's display matrix (PyAV >= 13), else the legacy 'rotate' tag."""
         tag = stream.metadata.get("rotate")
+        error = None
         try:
-            for frame in container.decode(stream):
-                rot = int(round(getattr(frame, "rotation", 0) or 0))
-                return rot % 360 if rot else (-int(tag)) % 360 if tag else 0
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:  # a damaged packet: the next one may decode
+                    error = exc
+                    if self.strict:
+                        break
+                    continue
+                for frame in frames:
+                    rot = int(round(getattr(frame, "rotation", 0) or 0))
+                    return rot % 360 if rot else (-int(tag)) % 360 if tag else 0
         except av.error.FFmpegError as exc:
-            raise VideoError(f"{self.path}: corrupt video, no frame could be decoded ({exc.strerror or exc})") from None
+            error = exc
+        if error is not None:
+            raise VideoError(f"{self.path}: corrupt video, no frame could be decoded "
+                             f"({error.strerror or type(error).__name__})") from None
         raise VideoError(f"{self.path}: the video stream holds no decodable frame")
 
     def __iter__(self) -> Iterator[VideoFrame]:
+        self.damaged = []
         container = self._open()
         try:
             stream = container.streams.video[0]
@@ -128,54 +164,126 @@ class PyAVReader:
                 stream.thread_type = "AUTO"
             base = stream.start_time if stream.start_time is not None else None
             step = 1.0 / self.fps if self.fps else None
+            if step is not None and step < 1e-6:  # a million frames a second or more: every frame
+                step = None
             next_sample = self.start or 0.0
             index = -1
             last_time = None
+            span = None  # the damaged span being read (no good frame since its first bad packet)
+            bad_packets = 0
+            reached_end = False
             try:
-                for frame in container.decode(stream):
-                    index += 1
-                    if frame.pts is None:
-                        t = (last_time + 1.0 / max(self.info.fps, 1.0)) if last_time is not None else 0.0
-                    else:
-                        if base is None:
-                            base = frame.pts
-                        t = float((frame.pts - base) * stream.time_base)
-                    last_time = t
-                    if self.start is not None and t < self.start - 1e-6:
+                for packet in container.demux(stream):
+                    try:
+                        decoded = packet.decode()
+                    except av.error.FFmpegError as exc:
+                        if base is None and packet.pts is not None:
+                            base = packet.pts
+                        span = self._damage(span, packet, base, stream.time_base, last_time, exc)
+                        bad_packets += 1
                         continue
-                    if self.end is not None and t >= self.end:
-                        break
-                    if step is not None:
-                        if t + 1e-6 < next_sample:
+                    for frame in decoded:
+                        index += 1
+                        if frame.pts is None:
+                            t = (last_time + 1.0 / max(self.info.fps, 1.0)) if last_time is not None else 0.0
+                        else:
+                            if base is None:
+                                base = frame.pts
+                            t = float((frame.pts - base) * stream.time_base)
+                        last_time = t
+                        if span is not None:
+                            self._close_damage(span)
+                            span = None
+                        if self.start is not None and t < self.start - 1e-6:
                             continue
-                        while next_sample <= t + 1e-6:
-                            next_sample += step
-                    image = _rotate(frame.to_ndarray(format="rgb24"), self._rotation)
-                    yield VideoFrame(index, t, image)
-            except av.error.FFmpegError as exc:
+                        if self.end is not None and t >= self.end:
+                            reached_end = True
+                            break
+                        if step is not None:
+                            if t + 1e-6 < next_sample:
+                                continue
+                            # the first multiple of the step after t (arithmetic: a tiny step never loops long)
+                            next_sample += (math.floor((t + 1e-6 - next_sample) / step) + 1) * step
+                        image = _rotate(frame.to_ndarray(format="rgb24"), self._rotation)
+                        yield VideoFrame(index, t, image)
+                    if reached_end:
+                        break
+            except av.error.FFmpegError as exc:  # the container itself (not one packet) cannot be read on
                 where = f"after {last_time:.2f} s" if last_time is not None else "before the first frame"
                 raise VideoError(f"{self.path}: corrupt video data {where} ({exc.strerror or type(exc).__name__})") from None
-            if self.end is None and last_time is not None:
-                self._check_complete(index + 1, last_time)
+            if last_time is None:
+                raise VideoError(f"{self.path}: corrupt video, no frame could be decoded")
+            if not reached_end:
+                self._check_complete(index + 1 + bad_packets, last_time, span)
         finally:
             container.close()
 
+    def _damage(self, span: dict | None, packet, base, time_base, last_time: float | None, exc) -> dict:
+        """Add a rejected packet to the open damaged span (a new one when none is open); raise when strict."""
+        if packet.pts is not None and base is not None:
+            t0 = float((packet.pts - base) * time_base)
+            t1 = t0 + float((packet.duration or 0) * time_base)
+        else:
+            t0 = t1 = last_time if last_time is not None else 0.0
+        why = exc.strerror or type(exc).__name__
+        if self.strict and self._in_range(t0, t1):
+            where = f"after {last_time:.2f} s" if last_time is not None else "before the first frame"
+            raise VideoError(f"{self.path}: corrupt video data {where} ({why}); without --strict damaged spans "
+                             f"are skipped and recorded")
+        if span is None:
+            return {"start_s": t0, "end_s": t1, "packets": 1, "error": why}
+        span["start_s"], span["end_s"] = min(span["start_s"], t0), max(span["end_s"], t1)
+        span["packets"] += 1
+        return span
 
-    def _check_complete(self, decoded: int, last_time: float) -> None:
-        """Raise if decoding ended well before the container's stated duration or frame count."""
+    def _in_range(self, t0: float, t1: float) -> bool:
+        return (self.start is None or t1 >= self.start - 1e-6) and (self.end is None or t0 < self.end)
+
+    def _close_damage(self, span: dict) -> None:
+        """Record a damaged span that good frames follow (only when it touches the requested range)."""
+        if not self._in_range(span["start_s"], span["end_s"]):
+            return
+        span = {**span, "start_s": round(span["start_s"], 3), "end_s": round(span["end_s"], 3)}
+        self.damaged.append(span)
+        log.warning("%s: damaged video data from %.2f to %.2f s (%d packet(s), %s) skipped", self.path,
+                    span["start_s"], span["end_s"], span["packets"], span["error"])
+
+    def _check_complete(self, decoded: int, last_time: float, open_span: dict | None = None) -> None:
+        """Raise if decoding ended well before the requested range's end: the container's stated duration (or
+        ``end`` when earlier) or, for a range to the end of the video, its frame count (``decoded`` counts
+        the damaged packets too: their data is there, only spoilt)."""
         info = self.info
         frame_dt = 1.0 / info.fps if info.fps else 0.0
-        short_in_time = info.duration_s > 0 and last_time + frame_dt < info.duration_s - TRUNCATION_TOLERANCE_S
-        short_in_frames = info.frame_count > 0 and decoded < info.frame_count * (1 - TRUNCATION_FRAME_SHARE) - 2
-        if short_in_time or short_in_frames:
-            raise VideoError(f"{self.path}: truncated video: decoding stopped at {last_time:.2f} s, frame {decoded} "
-                             f"(the container announces {info.duration_s:.2f} s, {info.frame_count or '?'} frames)")
+        target = info.duration_s if self.end is None or info.duration_s <= 0 else min(self.end, info.duration_s)
+        short_in_time = target > 0 and last_time + frame_dt < target - TRUNCATION_TOLERANCE_S
+        if frame_dt and self.end is not None and 0 < self.end <= info.duration_s - TRUNCATION_TOLERANCE_S:
+            # the range ends well inside the announced video, yet the data ran out before it: every frame
+            # of the range up to the last one (at end - 1 frame) must be there
+            short_in_time = last_time + frame_dt < self.end - 0.25 * frame_dt
+        to_the_end = self.end is None or (info.duration_s > 0 and self.end >= info.duration_s)
+        short_in_frames = (to_the_end and info.frame_count > 0
+                           and decoded < info.frame_count * (1 - TRUNCATION_FRAME_SHARE) - 2)
+        if not (short_in_time or short_in_frames):
+            if open_span is not None:
+                self._close_damage(open_span)
+            return
+        wanted = f"up to --end {self.end:g} s, " if self.end is not None and target < info.duration_s else ""
+        readable = f"; --end {last_time:.2f} analyses the readable part" if last_time > (self.start or 0) else ""
+        if open_span is not None:
+            raise VideoError(f"{self.path}: corrupt video data from {open_span['start_s']:.2f} s to the end "
+                             f"({open_span['packets']} damaged packet(s), {open_span['error']}; {wanted}the container "
+                             f"announces {info.duration_s:.2f} s){readable}")
+        raise VideoError(f"{self.path}: truncated video: decoding stopped at {last_time:.2f} s, frame {decoded} "
+                         f"({wanted}the container announces {info.duration_s:.2f} s, {info.frame_count or '?'} frames)"
+                         f"{readable}")
 
 
 def open_video(path: str | os.PathLike, fps: float | None = None, start: float | None = None,
-               end: float | None = None) -> PyAVReader:
-    """Open ``path`` for streaming decoding; raises :class:`VideoError` with a one-line cause."""
-    return PyAVReader(path, fps=fps, start=start, end=end)
+               end: float | None = None, strict: bool = False) -> PyAVReader:
+    """Open ``path`` for streaming decoding; raises :class:`VideoError` with a one-line cause.
+
+    ``strict``: raise on damaged data instead of skipping it (see :class:`PyAVReader`)."""
+    return PyAVReader(path, fps=fps, start=start, end=end, strict=strict)
 
 
 def incomplete_reason(path: str | os.PathLike) -> str | None:

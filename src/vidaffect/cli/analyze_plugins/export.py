@@ -70,7 +70,9 @@ def after_save(args, video_path, results, out_dir, paths) -> dict[str, Path]:
         return {}
     from vidaffect.results.exports import export_results
 
-    stem = Path((results.metadata.get("video") or {}).get("path") or video_path).stem
+    meta_file = paths.get("metadata")  # <name>.metadata.json: the set's name (unique in the run)
+    stem = (meta_file.name[: -len(".metadata.json")] if meta_file is not None
+            else Path((results.metadata.get("video") or {}).get("path") or video_path).stem)
     options = {k: v for k, v in [("min_duration_s", args.segment_min_duration),
                                  ("switch_margin", args.segment_margin)] if v is not None}
     try:

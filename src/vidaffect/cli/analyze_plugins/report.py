@@ -46,7 +46,9 @@ def after_save(args, video_path, results, out_dir, paths) -> dict[str, Path]:
     from vidaffect.report import annotate_video, build_index, build_report
 
     out_dir = Path(out_dir)
-    stem = Path((results.metadata.get("video") or {}).get("path") or video_path).stem
+    meta_file = paths.get("metadata")  # <name>.metadata.json: the set's name (unique in the run)
+    stem = (meta_file.name[: -len(".metadata.json")] if meta_file is not None
+            else Path((results.metadata.get("video") or {}).get("path") or video_path).stem)
     progress = not args.quiet and sys.stderr.isatty()
     written: dict[str, Path] = {}
     if args.annotate:

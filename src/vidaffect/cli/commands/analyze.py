@@ -9,6 +9,7 @@ video, results, out_dir, paths) -> dict[str, Path]`` (write more files).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import logging
 import os
@@ -73,6 +74,7 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--start", type=float, help="start at this time (seconds)")
     g.add_argument("--end", type=float, help="stop at this time (seconds)")
     g.add_argument("--smoothing-size", type=float, default=0.0, help="moving-average window in seconds applied per face to probabilities and VA, on real timestamps (default: 0, off)")
+    g.add_argument("--strict", action="store_true", help="fail a video with damaged data; by default the damaged spans are skipped, listed in the metadata (damaged_spans) and reported as a warning")
 
 
 def options_from_args(args: argparse.Namespace, progress: bool = False):
@@ -96,8 +98,8 @@ def options_from_args(args: argparse.Namespace, progress: bool = False):
         multi_face=args.multi_face, landmarks=not args.no_landmarks, mesh_every=args.mesh_every, detect_every=args.detect_every, face_size=args.face_size, mask=args.mask,
         fps=args.fps, start=args.start, end=args.end, smoothing_size=args.smoothing_size,
         save_crops=getattr(args, "save_crops", None), max_gap_s=args.max_gap, threads=args.threads, progress=progress,
-        identity=args.identity, identity_threshold=args.identity_threshold,
-    )
+        identity=args.identity, identity_threshold=args.identity_threshold, strict=getattr(args, "strict", False),
+    ).check()
 
 
 def parse_formats(text: str) -> list[str]:
@@ -127,6 +129,43 @@ def collect_videos(inputs: list[str], exts: str) -> tuple[list[Path], list[tuple
         else:
             missing.append((p, "file not found"))
     return videos, missing
+
+
+def output_names(videos: list[Path]) -> dict[Path, str]:
+    """The name of each video's result set (``OUT/<name>.frames.csv``...): the file name without extension,
+    or, when several videos of the run share it (compared case-insensitively: ``a/clip.mp4``,
+    ``b/clip.mp4``, ``clip.avi``), ``<stem>-<first 8 hex digits of the SHA-1 of its absolute path>`` for
+    each of them.  The same inputs always get the same names, so a rerun replaces its own sets."""
+    def key(name: str) -> str:
+        return name.casefold()
+
+    def hashed(v: Path, digits: int) -> str:
+        return f"{v.stem}-{hashlib.sha1(str(v.absolute()).encode()).hexdigest()[:digits]}"
+
+    counts: dict[str, int] = {}
+    for v in videos:
+        counts[key(v.stem)] = counts.get(key(v.stem), 0) + 1
+    names = {v: v.stem if counts[key(v.stem)] == 1 else hashed(v, 8) for v in videos}
+    taken: set[str] = set()
+    for v in videos:  # a file really named like another one's hashed name: give it the full hash
+        if key(names[v]) in taken:
+            names[v] = hashed(v, 40)
+        taken.add(key(names[v]))
+    return names
+
+
+def unique_videos(videos: list[Path]) -> list[Path]:
+    """``videos`` without repeats of the same file (given twice, or as a file and inside a directory)."""
+    seen, out = set(), []
+    for v in videos:
+        try:
+            k = v.resolve()
+        except OSError:
+            k = v.absolute()
+        if k not in seen:
+            seen.add(k)
+            out.append(v)
+    return out
 
 
 def check_output_dir(out: Path) -> None:
@@ -181,11 +220,14 @@ def start_run(args: argparse.Namespace, expand=collect_videos) -> tuple[list[str
 
 def run_analyze(args: argparse.Namespace) -> int:
     from vidaffect.pipeline.analyzer import Analyzer
+    from vidaffect.results.results import add_outputs
 
     formats, out, videos, failures = start_run(args)
     log = logging.getLogger("vidaffect.analyze")
     if not videos:
         return 1
+    videos = unique_videos(videos)
+    names = output_names(videos)
     plugins = _plugins()
     opts = options_from_args(args, progress=not args.quiet and sys.stderr.isatty())
     analyzer = Analyzer(opts)
@@ -194,14 +236,22 @@ def run_analyze(args: argparse.Namespace) -> int:
         for video in videos:
             t0 = time.perf_counter()
             try:
-                res = analyzer.analyze(video)
+                res = analyzer.analyze(video, name=names[video])
+                for w in res.metadata.get("warnings", []):
+                    print(f"vidaffect: warning: {video}: {w}", file=sys.stderr)
                 for plugin in plugins:
                     if hasattr(plugin, "before_save"):
                         plugin.before_save(args, video, res, analyzer)
-                paths = res.save(out, formats, plot=not args.no_plot, events_form=args.events_format)
+                saved = res.save(out, formats, plot=not args.no_plot, events_form=args.events_format,
+                                 name=names[video])
+                paths = dict(saved)
                 for plugin in plugins:
                     if hasattr(plugin, "after_save"):
                         paths.update(plugin.after_save(args, video, res, out, paths) or {})
+                added = {k: p for k, p in paths.items() if k not in saved and Path(p).parent == out
+                         and Path(p).name.startswith(f"{names[video]}.") and Path(p).is_file()}
+                if added:  # the plugins' files of this set (not the folder's index) join its list of files
+                    add_outputs(saved["metadata"], added)
             except VidaffectError as exc:
                 why = str(exc)
                 why = why[len(f"{video}: "):] if why.startswith(f"{video}: ") else why
@@ -231,7 +281,10 @@ def register(cli) -> None:
         "analyze", help="analyse videos: per-frame, per-face emotions, valence/arousal",
         description="Detect, track and align every face of each video, run the emotion model and write per-frame "
                     "per-face results (CSV/Parquet/JSON), a per-face summary, VTT emotion events, a VA trend plot "
-                    "and a metadata file into OUT_DIR as <video>.<kind>.<ext>.",
+                    "and a metadata file into OUT_DIR as <name>.<kind>.<ext>: <name> is the video's file name "
+                    "without extension, plus '-' and 8 hex digits of its path's hash when several inputs share it. "
+                    "The metadata file is written last and lists every file of the set: a set without it is "
+                    "incomplete (docs/pipeline.md, Guarantees).",
     )
     p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR", help="video files and/or directories (searched recursively)")
     p.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="OUT_DIR", help="output directory (default: %(default)s)")
