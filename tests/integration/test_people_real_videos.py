@@ -96,3 +96,24 @@ def test_people_keep_their_person_id_across_cuts_and_new_places(tmp_path):
     assert len(persons[1]) == len(persons[2]) == 1
     assert len(persons[0] | persons[1] | persons[2]) == 5
     assert faces["face_id"].nunique() >= 8  # the cuts end tracks: persons, not tracks, carry identity
+
+
+@pytest.mark.integration
+def test_quality_and_geometry_columns(multi_face):
+    """Issue 16: a row says whether its face was detected in that frame (its own score) or carried, whether
+    the mesh fitted, the face's size and its head pose / eye and mouth opening."""
+    res, _ = multi_face
+    faces = res.faces
+    for col in ("detected", "mesh_fit", "face_px", "yaw", "pitch", "roll", "eye_open_left", "eye_open_right",
+                "mouth_open"):
+        assert col in faces.columns
+    carried = ~faces["detected"].astype(bool)
+    assert carried.mean() > 0.5  # --detect-every 6: most rows are carried by flow
+    assert faces.loc[carried, "score"].isna().all() and faces.loc[~carried, "score"].notna().all()
+    assert faces["mesh_fit"].astype(bool).mean() > 0.9
+    assert np.allclose(faces["face_px"], faces["x2"] - faces["x1"], atol=1e-3)
+    fitted = faces[faces["mesh_fit"].astype(bool)]
+    assert fitted[["yaw", "pitch", "roll"]].abs().max().max() < 90
+    assert ((fitted["eye_open_left"] > 0.05) & (fitted["eye_open_left"] < 0.6)).mean() > 0.95
+    no_face = res.frames[res.frames["face_id"] < 0]
+    assert not no_face["detected"].astype(bool).any()

@@ -194,6 +194,7 @@ class _Table:
     def add_frame(self, frame: VideoFrame, dets: Detections) -> np.ndarray:
         n = len(dets)
         first = len(self)
+        geometry = face_row_geometry(frame.image.shape, dets)
         for i in range(max(n, 1)):
             self.cols["frame"].append(frame.index)
             self.cols["time_s"].append(round(frame.time_s, 6))
@@ -201,8 +202,11 @@ class _Table:
             box = dets.xyxy[i] if n else (np.nan,) * 4
             for k, v in zip(("x1", "y1", "x2", "y2"), box):
                 self.cols[k].append(float(v))
-            self.cols["score"].append(float(dets.scores[i]) if n else np.nan)
+            # a carried face has no score of its own in this frame
+            self.cols["score"].append(float(dets.scores[i]) if n and dets.detected[i] else np.nan)
             self.cols["faces_in_frame"].append(n)
+            for k, values in geometry.items():
+                self.cols[k].append(values[i] if n else (False if k in ("detected", "mesh_fit") else np.nan))
             self.probs.append(None)
             self.va.append(None)
         return np.arange(first, first + n, dtype=np.int64)
@@ -234,6 +238,25 @@ class _Table:
         for name, values in self.extra.items():
             df[name] = [values.get(int(r), np.nan) for r in idx]
         return df
+
+
+GEOMETRY_COLUMNS = ("detected", "mesh_fit", "face_px", "yaw", "pitch", "roll", "eye_open_left", "eye_open_right",
+                    "mouth_open")
+
+
+def face_row_geometry(image_shape: tuple[int, ...], dets: Detections) -> dict[str, np.ndarray]:
+    """Quality and geometry columns of one frame's faces (see docs/pipeline.md, "Columns"): ``detected``,
+    ``mesh_fit``, ``face_px`` (box width) and, from the mesh, head pose and eye/mouth openness."""
+    from vidaffect.faces.geometry import face_geometry
+
+    n = len(dets)
+    out: dict[str, np.ndarray] = {"detected": dets.detected.copy(), "mesh_fit": dets.has_mesh(),
+                                  "face_px": (dets.xyxy[:, 2] - dets.xyxy[:, 0]).astype(np.float32)}
+    nan = np.full(n, np.nan, dtype=np.float32)
+    geo = face_geometry(dets.landmarks, (image_shape[1], image_shape[0])) if n and dets.landmarks is not None else {}
+    for k in GEOMETRY_COLUMNS[3:]:
+        out[k] = geo.get(k, nan)
+    return out
 
 
 def _emotion_column(df: pd.DataFrame, classes: tuple[str, ...]) -> pd.Series:
@@ -566,7 +589,7 @@ def drop_tracks(df: pd.DataFrame, face_ids: set[int]) -> pd.DataFrame:
     blank = blank[blank["frame"].isin(emptied)].copy()
     for col in blank.columns:
         if col not in ("frame", "time_s"):
-            blank[col] = -1 if col == "face_id" else np.nan
+            blank[col] = -1 if col == "face_id" else False if col in ("detected", "mesh_fit") else np.nan
     out = pd.concat([df[~gone], blank]).sort_values("frame", kind="stable")
     out["faces_in_frame"] = (out["face_id"] >= 0).groupby(out["frame"]).transform("sum").astype("int64")
     return out.reset_index(drop=True)
