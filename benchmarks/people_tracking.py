@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="vidaffect AnalyzeOptions field to set (repeatable), e.g. identity=false, detect_every=1")
     ap.add_argument("--no-multi-face", action="store_true", help="skip multi_face.avi")
+    ap.add_argument("--old-identity", action="store_true",
+                    help="for the previous release (PYTHONPATH=<old tree>/src): add person_id with its dlib-based "
+                         "identity stage (vidaffect.identity.persons.assign_persons), as 'analyze --identity' did")
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write the numbers to this JSON file")
     ap.add_argument("--videos", type=Path, default=fr.DEFAULT_VIDEOS, metavar="DIR",
                     help=f"folder with the shared videos (default: {fr.DEFAULT_VIDEOS})")
@@ -282,13 +285,19 @@ def table(pairs: list[tuple[Any, Any]]) -> dict[str, dict[str, int]]:
     return out
 
 
-def analyze(video: Path, options: dict[str, Any]):
+def analyze(video: Path, options: dict[str, Any], old_identity: bool = False):
     """(results, confirmed tracks or None when the code under test has no ``last_tracks``)."""
     from vidaffect.pipeline.analyzer import Analyzer
 
     with Analyzer(**options) as an:
         res = an.analyze(video)
-        return res, getattr(an, "last_tracks", None)
+        tracks = getattr(an, "last_tracks", None)
+    if old_identity:
+        from vidaffect.identity.embedder import FaceEmbedder
+        from vidaffect.identity.persons import add_person_columns, assign_persons
+
+        res.frames = add_person_columns(res.frames, assign_persons(video, res.frames, FaceEmbedder()))
+    return res, tracks
 
 
 def track_distances(tracks, face_table: dict[str, dict[str, int]]) -> dict[str, list[float]]:
@@ -316,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for video, truth in clips:
         t = time.perf_counter()
-        res, tracks = analyze(video, options)
+        res, tracks = analyze(video, options, args.old_identity)
         s = score(res.frames, truth)
         s["track_distances"] = track_distances(tracks, s["face_table"])
         s["clip"] = video.name
@@ -326,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     multi = None
     if not args.no_multi_face:
         t = time.perf_counter()
-        res, _ = analyze(args.videos / "multi_face.avi", options)
+        res, _ = analyze(args.videos / "multi_face.avi", options, args.old_identity)
         faces = res.faces
         multi = {"tracks": int(faces["face_id"].nunique()),
                  "persons": int(faces["person_id"].nunique()) if "person_id" in faces else None,
