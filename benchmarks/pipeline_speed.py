@@ -67,6 +67,9 @@ def _pipeline(path: str, threads: int, options: dict, q) -> None:
         an.detector.detect(image)
     if hasattr(an.model, "predict"):  # and the model's first batch
         an.model.predict(np.zeros((8,) + ((an.model_crop.size,) * 2), np.uint8))
+    if getattr(an, "embedder", None) is not None:  # and the face descriptor's first batches of 1-3 faces
+        for k in (1, 2, 3):
+            an.embedder.net.embed_chips(np.zeros((k, 150, 150, 3), np.uint8))
     t = time.perf_counter()
     res = an.analyze(path)
     q.put({"frames": res.metadata["frames_analysed"], "seconds": time.perf_counter() - t, "rss_mb": _peak_rss_mb(),
