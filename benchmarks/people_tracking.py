@@ -331,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         s["clip"] = video.name
         s["seconds"] = round(time.perf_counter() - t, 1)
         s["speed_ms_per_frame"] = res.speed
+        s["frames"] = res.metadata["frames_analysed"]
+        s["embeddings"] = (res.metadata.get("tracking") or {}).get("embeddings", 0)
         rows.append(s)
     multi = None
     if not args.no_multi_face:
@@ -349,8 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         print(" | ".join(f"{s[k]:.4f}" if isinstance(s[k], float) else str(s[k]) for k in head))
     for s in rows:
         sp = s["speed_ms_per_frame"]
-        print(f"{s['clip']}: {s['seconds']} s; ms/frame total {sp.get('total')}, embed {sp.get('embed', 0)}, "
-              f"track {sp.get('track')}, link {sp.get('link', 0)}")
+        per_emb = sp.get("embed", 0) * s["frames"] / s["embeddings"] if s["embeddings"] else float("nan")
+        print(f"{s['clip']}: {s['seconds']} s; ms/frame total {sp.get('total')}, embed {sp.get('embed', 0)} "
+              f"({s['embeddings']} faces embedded, {per_emb:.1f} ms each incl. chip), track {sp.get('track')}, "
+              f"link {sp.get('link', 0)} (ms/frame; link runs once per video)")
     same = [d for s in rows for d in s["track_distances"]["same"]]
     diff = [d for s in rows for d in s["track_distances"]["different"]]
     if same or diff:
