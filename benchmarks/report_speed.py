@@ -93,7 +93,7 @@ def main() -> None:
             dt = time.perf_counter() - t0
             rows.append((f"annotate {video.name} ({n} frames)", f"{dt:.2f} s", f"{n / dt:.0f} frames/s"))
             t0 = time.perf_counter()
-            uri = proxy_data_uri(video)
+            uri, _ = proxy_data_uri(video)
             dt = time.perf_counter() - t0
             rows.append(("240p proxy (embedded)", f"{dt:.2f} s", f"{len(uri) / 1e3:.0f} kB base64"))
             t0 = time.perf_counter()

@@ -96,3 +96,52 @@ def long_results(minutes: float = 10, fps: float = 30, faces: int = 2) -> Result
     meta = {"video": {"path": "/nonexistent/long.mp4", "width": 640, "height": 360, "fps": fps,
                       "duration_s": n / fps, "frame_count": n, "rotation": 0}, "classes": CLASSES}
     return Results(frames, CLASSES, meta)
+
+
+def people_results(video: Path | str, n: int = 60, fps: float = 10, size: tuple[int, int] = (160, 120),
+                   switch: int = 30) -> Results:
+    """Results with identity columns: face tracks 0 (frames 0..switch-1) and 2 (frames switch..n-1) are
+    person 0 (happy, then sad: two emotion segments meeting at ``switch / fps`` s), track 1 (all frames) is
+    person 1 (neutral), and track 3 (frames 10..19) has no person (``person_id`` -1, angry)."""
+    rows = []
+    for i in range(n):
+        present = [(0 if i < switch else 2, 0, "happy" if i < switch else "sad"), (1, 1, "neutral")]
+        if 10 <= i < 20:
+            present.append((3, -1, "angry"))
+        for fid, pid, emo in present:
+            p = np.full(len(CLASSES), 0.05)
+            p[CLASSES.index(emo)] = 0.7
+            p = p / p.sum()
+            box = face_box(i, size[0]) if fid in (0, 2) else (100, 60, 140, 100) if fid == 1 else (10, 10, 40, 40)
+            va = {"happy": (0.8, 0.5), "sad": (-0.6, -0.4), "neutral": (0.0, -0.1), "angry": (-0.5, 0.7)}[emo]
+            rows.append({"frame": i, "time_s": i / fps, "face_id": fid, "x1": box[0], "y1": box[1], "x2": box[2],
+                         "y2": box[3], "score": 0.9, "faces_in_frame": len(present), **dict(zip(CLASSES, p)),
+                         "emotion": emo, "valence": va[0], "arousal": va[1], "person_id": pid})
+    frames = pd.DataFrame(rows)
+    meta = {"video": {"path": str(video), "width": size[0], "height": size[1], "fps": fps, "duration_s": n / fps,
+                      "frame_count": n, "rotation": 0, "codec": "mpeg4", "has_audio": False},
+            "classes": CLASSES, "model": {"name": "synthetic"}, "va_source": "synthetic",
+            "frames_analysed": int(frames["frame"].nunique()), "settings": {"start": None, "end": None}}
+    return Results(frames, CLASSES, meta)
+
+
+def restrict(results: Results, start: float | None, end: float | None) -> Results:
+    """``results`` as an analysis of ``--start start --end end`` would have made them (rows and settings)."""
+    f = results.frames
+    keep = np.ones(len(f), dtype=bool)
+    if start is not None:
+        keep &= f["time_s"].to_numpy() >= start - 1e-9
+    if end is not None:
+        keep &= f["time_s"].to_numpy() < end - 1e-9
+    meta = dict(results.metadata, settings={**(results.metadata.get("settings") or {}), "start": start, "end": end})
+    frames = f[keep].reset_index(drop=True)
+    meta["frames_analysed"] = int(frames["frame"].nunique())
+    return Results(frames, results.classes, meta)
+
+
+def make_h264(source: Path, path: Path) -> Path:
+    """An H.264 MP4 copy of ``source`` (same frames and timestamps) that Chromium plays."""
+    from vidaffect.report.proxy import encode_proxy
+
+    info_h = 10_000  # never scaled down
+    return encode_proxy(source, path, height=info_h, crf=18)

@@ -46,13 +46,14 @@ def test_report_is_self_contained_and_links_the_video(clip, tmp_path):
     assert src and not src.startswith(("/", "file:", "http"))
     assert (out.parent / unquote(src)).resolve() == clip.resolve()
     data = page_data(html)
-    assert [f["id"] for f in data["faces"]] == [0, 1]
+    assert [g["key"] for g in data["groups"]] == ["face-0", "face-1"]  # no person ids: one group per track
+    assert [[t["id"] for t in g["tracks"]] for g in data["groups"]] == [[0], [1]]
     assert data["classes"] == res.classes and set(data["colors"]) >= set(res.classes)
-    face0 = data["faces"][0]
+    face0 = data["groups"][0]
     assert face0["series"]["t"] == pytest.approx(list(np.arange(20) / 10))
     assert face0["series"]["valence"][5] == pytest.approx(0.8 * np.sin(1.0), abs=1e-3)
     assert data["t_end"] == pytest.approx(2.0)
-    assert "summary-table" in html and html.count("<tr class='seek'") == 2
+    assert "summary-table" in html and html.count("<tr class='seek group'") == 2
 
 
 def test_thumbnails_are_crops_of_the_face_boxes(clip, tmp_path):
@@ -61,7 +62,7 @@ def test_thumbnails_are_crops_of_the_face_boxes(clip, tmp_path):
                                                                        static_plots=False))
     html = out.read_text(encoding="utf-8")
     assert video_src(html) is None and "id='no-video'" in html
-    thumbs = page_data(html)["faces"][0]["thumbs"]
+    thumbs = page_data(html)["groups"][0]["tracks"][0]["thumbs"]
     assert [t["t"] for t in thumbs] == pytest.approx([0.0, 0.6, 1.3, 1.9])
     for t in thumbs:
         assert t["src"].startswith("data:image/jpeg;base64,")
@@ -104,7 +105,7 @@ def test_missing_video_gives_a_charts_only_report(tmp_path):
     res = make_results(tmp_path / "gone.mp4", n=20)
     html = build_report(res, tmp_path / "r.html").read_text(encoding="utf-8")
     assert video_src(html) is None and "Source video not found" in html
-    assert len(page_data(html)["faces"][0]["series"]["t"]) == 20
+    assert len(page_data(html)["groups"][0]["series"]["t"]) == 20
     assert "data:image/png;base64," in html  # static plots from the plotting module
 
 
@@ -113,11 +114,14 @@ def test_gaps_and_person_ids_reach_the_page(clip, tmp_path):
     res.frames["person_id"] = np.where(res.frames["face_id"] == 1, "alice", None)
     html = build_report(res, tmp_path / "r.html", options=ReportOptions(video_mode="none", thumbnails=0,
                                                                        static_plots=False)).read_text()
-    faces = {f["id"]: f for f in page_data(html)["faces"]}
-    assert faces[0]["spans"] == [[0.0, 0.7], [1.2, 1.9]]
-    assert faces[0]["series"]["starts"] == [0, 8]
-    assert faces[1]["label"] == "alice (face 1)" and faces[0]["label"] == "face 0"
-    assert "<td>alice</td>" in html
+    groups = {g["key"]: g for g in page_data(html)["groups"]}
+    assert set(groups) == {"face-0", "person-alice"}  # face 0 has no person: a group of its own
+    assert groups["face-0"]["spans"] == [[0.0, 0.7], [1.2, 1.9]]
+    assert groups["face-0"]["series"]["starts"] == [0, 8]
+    assert groups["person-alice"]["label"] == "alice" and groups["face-0"]["label"] == "face 0"
+    assert groups["person-alice"]["tracks_text"] == "face 1" and groups["person-alice"]["person"]
+    assert re.search(r"<tr class='seek group' data-group='person-alice'[^>]*><td><span[^>]*></span>alice</td>"
+                     r"<td>face 1</td>", html)
 
 
 def test_ten_minute_video_stays_small(tmp_path):
@@ -127,7 +131,7 @@ def test_ten_minute_video_stays_small(tmp_path):
                                                                           max_points=800))
     took = time.perf_counter() - t0
     data = page_data(out.read_text())
-    assert all(len(f["series"]["t"]) <= 800 for f in data["faces"])
+    assert all(len(g["series"]["t"]) <= 800 for g in data["groups"])
     assert out.stat().st_size < 600_000
     assert took < 20  # generous: the point is that 36,000 rows do not explode
 
@@ -155,5 +159,5 @@ def test_video_without_faces(tmp_path):
     res = make_results(tmp_path / "v.mp4", n=20, gap=(0, 20))  # face 0 absent throughout
     html = build_report(res, tmp_path / "r.html", options=ReportOptions(video_mode="none")).read_text()
     data = page_data(html)
-    assert data["faces"] == [] and data["face_tracks"] == 0
+    assert data["groups"] == [] and data["face_tracks"] == 0
     assert "No face was found." in html and "<h2>Plots</h2>" not in html

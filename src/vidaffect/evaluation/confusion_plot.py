@@ -10,16 +10,14 @@ from vidaffect.utils.atomic import atomic_path
 
 def plot_confusion(path: str | Path, confusion: np.ndarray, classes: tuple[str, ...] | list[str], title: str = "") -> Path:
     """Write the confusion matrix as a PNG atomically; return the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # object API: the caller's matplotlib backend is left alone
 
     cm = np.asarray(confusion, dtype=np.float64)
     rows = cm.sum(1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     n = len(classes)
-    fig, ax = plt.subplots(figsize=(1.1 * n + 2, 1.0 * n + 1.5))
+    fig = Figure(figsize=(1.1 * n + 2, 1.0 * n + 1.5))
+    ax = fig.subplots()
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n), classes, rotation=45, ha="right")
     ax.set_yticks(range(n), classes)
@@ -36,5 +34,4 @@ def plot_confusion(path: str | Path, confusion: np.ndarray, classes: tuple[str, 
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
     return path

@@ -40,13 +40,11 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_cla
 
 def plot_confusion(cm: np.ndarray, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
     """Confusion matrix (counts, rows = true class) as a PNG, written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # object API: the caller's matplotlib backend is left alone
 
     n = len(classes)
-    fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.1 * n + 2))
+    fig = Figure(figsize=(1.2 * n + 2.5, 1.1 * n + 2))
+    ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(n), classes, rotation=45, ha="right")
     ax.set_yticks(range(n), classes)
@@ -60,7 +58,6 @@ def plot_confusion(cm: np.ndarray, classes: Sequence[str], path: str | Path, tit
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
     return Path(path)
 
 

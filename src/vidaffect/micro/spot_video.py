@@ -116,13 +116,11 @@ def intervals_table(segments: list[TrackSegment], spots: list[Spotting], probs: 
 
 def plot_motion(segments: list[TrackSegment], spots: list[Spotting], table: pd.DataFrame, path: Path, title: str) -> Path:
     """One panel per face: motion residual, threshold and the spotted intervals."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # object API: the caller's matplotlib backend is left alone
 
     faces = sorted({s.face_id for s in segments})
-    fig, axes = plt.subplots(max(1, len(faces)), 1, figsize=(11, 2.6 * max(1, len(faces))), squeeze=False, sharex=True)
+    fig = Figure(figsize=(11, 2.6 * max(1, len(faces))))
+    axes = fig.subplots(max(1, len(faces)), 1, squeeze=False, sharex=True)
     for ax, fid in zip(axes[:, 0], faces):
         for seg, sp in zip(segments, spots):
             if seg.face_id != fid:
@@ -146,7 +144,6 @@ def plot_motion(segments: list[TrackSegment], spots: list[Spotting], table: pd.D
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
     return path
 
 

@@ -1,4 +1,10 @@
-"""Helpers shared by every plot: a headless pyplot, atomic PNG/SVG saving, face colours, gap breaking."""
+"""Helpers shared by every plot: figures without pyplot, atomic PNG/SVG/PDF saving, gap breaking.
+
+No module of vidaffect imports ``matplotlib.pyplot`` or calls ``matplotlib.use``:
+figures are :class:`matplotlib.figure.Figure` objects made directly (object
+API), so the caller's backend and pyplot's figure list stay as they were.
+``Figure.savefig`` renders with the canvas of the file format (Agg for PNG).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,31 +12,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-FACE_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-                "#bcbd22", "#7f7f7f"]
-VALENCE_COLOR, AROUSAL_COLOR = "#2ca02c", "#d62728"
+from vidaffect.plotting.colors import (AROUSAL_COLOR, AROUSAL_STYLE, FACE_PALETTE, VALENCE_COLOR,  # noqa: F401
+                                       VALENCE_STYLE, face_color)
+
 SAVE_FORMATS = ("png", "svg", "pdf")
 
 
-def pyplot():
-    """matplotlib.pyplot on the non-interactive Agg backend."""
-    import matplotlib
+def new_figure(**kwargs):
+    """A :class:`matplotlib.figure.Figure` (``figsize``, ``dpi``...) that pyplot does not know about."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
-def face_color(face_id: int) -> str:
-    """A stable colour per face id."""
-    return FACE_PALETTE[int(face_id) % len(FACE_PALETTE)]
+def figure_png(fig, dpi: int = 80) -> bytes:
+    """``fig`` rendered as PNG bytes."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
 
 
 def save_figure(fig, path: str | Path | None, dpi: int = 90):
-    """Save ``fig`` atomically to ``path`` (format from the suffix: .png, .svg, .pdf), close it, return ``fig``.
+    """Save ``fig`` atomically to ``path`` (format from the suffix: .png, .svg, .pdf) and return ``fig``.
 
-    Without a path the figure is returned open.
+    Without a path the figure is only returned.
     """
     if path is None:
         return fig
@@ -46,8 +53,6 @@ def save_figure(fig, path: str | Path | None, dpi: int = 90):
             fig.savefig(tmp, format=fmt, dpi=dpi)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write plot ({exc.strerror or exc})") from None
-    finally:
-        pyplot().close(fig)
     return fig
 
 
@@ -78,6 +83,11 @@ def with_gaps(t: np.ndarray, values: np.ndarray, max_gap: float) -> tuple[np.nda
     return t2, v2
 
 
-def time_end(frames: pd.DataFrame) -> float:
-    """Right end of the time axis."""
-    return max(float(frames["time_s"].max()) if len(frames) else 0.0, 1e-3)
+def time_span(frames: pd.DataFrame) -> tuple[float, float]:
+    """Limits of the time axis: the analysed times (first to last analysed frame), never empty.
+
+    An analysis of ``--start 60 --end 90`` is drawn from 60 to 90 s, not from 0."""
+    if not len(frames):
+        return 0.0, 1e-3
+    t0, t1 = float(frames["time_s"].min()), float(frames["time_s"].max())
+    return t0, max(t1, t0 + 1e-3)

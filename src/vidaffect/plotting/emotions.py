@@ -6,18 +6,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vidaffect.plotting.common import face_rows, frame_step, pyplot, save_figure, time_end, with_gaps
-from vidaffect.plotting.timeline import EMOTION_COLORS
+from vidaffect.plotting.colors import emotion_color
+from vidaffect.plotting.common import face_rows, frame_step, new_figure, save_figure, time_span, with_gaps
 
 
 def plot_emotion_timeline(frames: pd.DataFrame, classes: list[str], path: str | Path | None = None,
                           title: str = "", max_faces: int = 6):
     """Per face (longest first), the class probabilities stacked over time; gaps where the face is absent."""
-    plt = pyplot()
+    from matplotlib.patches import Rectangle
+
     faces = face_rows(frames, max_faces)
     n = max(len(faces), 1)
-    fig, axes = plt.subplots(n, 1, figsize=(11, 1.9 * n + 0.6), squeeze=False, sharex=True)
-    t_end, gap = time_end(frames), 2.5 * frame_step(frames)
+    fig = new_figure(figsize=(11, 1.9 * n + 0.6))
+    axes = fig.subplots(n, 1, squeeze=False, sharex=True)
+    (t0, t1), gap = time_span(frames), 2.5 * frame_step(frames)
     present = [c for c in classes if c in frames.columns]
     if not faces:
         axes[0, 0].text(0.5, 0.5, "no face found", ha="center", va="center", transform=axes[0, 0].transAxes)
@@ -25,10 +27,10 @@ def plot_emotion_timeline(frames: pd.DataFrame, classes: list[str], path: str | 
         t = g["time_s"].to_numpy(dtype=float)
         probs = g[present].to_numpy(dtype=float)
         t, probs = with_gaps(t, probs, gap)
-        ax.stackplot(t, probs.T, labels=present, colors=[EMOTION_COLORS.get(c) for c in present], alpha=0.9)
-        ax.set_ylim(0, 1), ax.set_xlim(0, t_end), ax.set_ylabel(f"face {fid}")
+        ax.stackplot(t, probs.T, labels=present, colors=[emotion_color(c) for c in present], alpha=0.9)
+        ax.set_ylim(0, 1), ax.set_xlim(t0, t1), ax.set_ylabel(f"face {fid}")
     if present:
-        handles = [plt.Rectangle((0, 0), 1, 1, color=EMOTION_COLORS.get(c, "#999999")) for c in present]
+        handles = [Rectangle((0, 0), 1, 1, color=emotion_color(c)) for c in present]
         fig.legend(handles, present, loc="upper center", ncol=len(present), fontsize=8, frameon=False)
     axes[-1, 0].set_xlabel("time (s)")
     fig.suptitle(title or "emotion probabilities", y=0.995, fontsize=10, x=0.02, ha="left")

@@ -7,26 +7,26 @@ import numpy as np
 import pandas as pd
 
 from vidaffect.labels import CIRCUMPLEX_VA
-from vidaffect.plotting.common import (AROUSAL_COLOR, VALENCE_COLOR, face_color, face_rows, frame_step, pyplot,
-                                       save_figure, time_end, with_gaps)
-from vidaffect.plotting.timeline import EMOTION_COLORS
+from vidaffect.plotting.colors import (AROUSAL_COLOR, AROUSAL_STYLE, VALENCE_COLOR, VALENCE_STYLE, emotion_color,
+                                       face_color)
+from vidaffect.plotting.common import face_rows, frame_step, new_figure, save_figure, time_span, with_gaps
 
 
 def plot_va_trend(frames: pd.DataFrame, path: str | Path | None = None, title: str = "", max_faces: int = 6):
     """Per face (longest first), valence and arousal over time in [-1, 1]; lines break where the face is absent."""
-    plt = pyplot()
     faces = face_rows(frames, max_faces)
     n = max(len(faces), 1)
-    fig, axes = plt.subplots(n, 1, figsize=(11, 1.9 * n + 0.6), squeeze=False, sharex=True)
-    t_end, gap = time_end(frames), 2.5 * frame_step(frames)
+    fig = new_figure(figsize=(11, 1.9 * n + 0.6))
+    axes = fig.subplots(n, 1, squeeze=False, sharex=True)
+    (t0, t1), gap = time_span(frames), 2.5 * frame_step(frames)
     if not faces:
         axes[0, 0].text(0.5, 0.5, "no face found", ha="center", va="center", transform=axes[0, 0].transAxes)
     for (fid, g), ax in zip(faces, axes[:, 0]):
         t, va = with_gaps(g["time_s"].to_numpy(dtype=float), g[["valence", "arousal"]].to_numpy(dtype=float), gap)
-        ax.plot(t, va[:, 0], color=VALENCE_COLOR, label="valence", lw=1.2)
-        ax.plot(t, va[:, 1], color=AROUSAL_COLOR, label="arousal", lw=1.2)
+        ax.plot(t, va[:, 0], color=VALENCE_COLOR, ls=VALENCE_STYLE, label="valence", lw=1.2)
+        ax.plot(t, va[:, 1], color=AROUSAL_COLOR, ls=AROUSAL_STYLE, label="arousal", lw=1.2)
         ax.axhline(0, color="k", lw=0.5)
-        ax.set_ylim(-1, 1), ax.set_xlim(0, t_end), ax.set_ylabel(f"face {fid}"), ax.grid(alpha=0.3)
+        ax.set_ylim(-1, 1), ax.set_xlim(t0, t1), ax.set_ylabel(f"face {fid}"), ax.grid(alpha=0.3)
     axes[0, 0].legend(loc="upper right", fontsize=8, ncol=2)
     axes[-1, 0].set_xlabel("time (s)")
     fig.suptitle(title or "valence / arousal", y=0.995, fontsize=10, x=0.02, ha="left")
@@ -38,8 +38,8 @@ def plot_va_circumplex(frames: pd.DataFrame, path: str | Path | None = None, tit
                        classes: list[str] | None = None, max_faces: int = 6, max_points: int = 2000):
     """Every face's (valence, arousal) samples on the circumplex, with the emotion anchors of
     :data:`vidaffect.labels.CIRCUMPLEX_VA` labelled (only ``classes`` when given)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 5.6))
+    fig = new_figure(figsize=(5.6, 5.6))
+    ax = fig.subplots()
     theta = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(theta), np.sin(theta), color="#bbbbbb", lw=0.8)
     ax.axhline(0, color="#888888", lw=0.6), ax.axvline(0, color="#888888", lw=0.6)
@@ -54,7 +54,7 @@ def plot_va_circumplex(frames: pd.DataFrame, path: str | Path | None = None, tit
     for name, (v, a) in CIRCUMPLEX_VA.items():
         if classes is not None and name not in classes:
             continue
-        ax.scatter([v], [a], s=30, color=EMOTION_COLORS.get(name, "#444444"), edgecolor="k", zorder=4)
+        ax.scatter([v], [a], s=30, color=emotion_color(name), edgecolor="k", zorder=4)
         ax.annotate(name, (v, a), xytext=(4, 4), textcoords="offset points", fontsize=8)
     ax.set_xlim(-1.05, 1.05), ax.set_ylim(-1.05, 1.05), ax.set_aspect("equal")
     ax.set_xlabel("valence"), ax.set_ylabel("arousal")

@@ -6,9 +6,9 @@ import math
 import cv2
 import numpy as np
 
-from vidaffect.plotting.timeline import EMOTION_COLORS
+from vidaffect.plotting.colors import EMOTION_COLORS, UNKNOWN_COLOR
 
-DEFAULT_COLOR = (200, 200, 200)
+DEFAULT_COLOR = (int(UNKNOWN_COLOR[1:3], 16), int(UNKNOWN_COLOR[3:5], 16), int(UNKNOWN_COLOR[5:7], 16))
 
 
 def hex_rgb(color: str) -> tuple[int, int, int]:

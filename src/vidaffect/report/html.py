@@ -1,16 +1,20 @@
 """One self-contained HTML report per analysed video.
 
 Everything the page needs is inside the file (CSS, JS, data as JSON,
-thumbnails and static plots as base64 images); the only external reference is
-the video itself when it is linked (a path relative to the report).  The JS
-(``assets/report.js``) draws the charts as inline SVG and links them to the
-player: the cursor follows playback, clicking a chart seeks the video.
+thumbnails and static plots as base64 images, the emotion subtitles as a
+WebVTT data URL); the only external reference is the video itself when it is
+linked (a path relative to the report).  The JS (``assets/report.js``) draws
+the charts as inline SVG and links them to the player: the cursor follows
+playback, clicking a chart seeks the video.
+
+Time axes, the player and the segments cover the analysed range only
+(``--start``/``--end``); an embedded proxy holds only that range.  Face tracks
+are grouped by person when the identity stage linked them (``person_id``).
 """
 from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 import os
@@ -24,10 +28,12 @@ import pandas as pd
 
 from vidaffect.errors import OutputError, VidaffectError
 from vidaffect.labels import CIRCUMPLEX_VA
-from vidaffect.plotting.common import AROUSAL_COLOR, VALENCE_COLOR, face_color, face_rows, frame_step
-from vidaffect.plotting.timeline import EMOTION_COLORS
-from vidaffect.report.people import person_labels
+from vidaffect.plotting.colors import (AROUSAL_COLOR, AROUSAL_DASH, VALENCE_COLOR, VALENCE_DASH, emotion_color,
+                                       face_color)
+from vidaffect.plotting.common import figure_png, frame_step
+from vidaffect.report.people import Group, group_column, group_tracks
 from vidaffect.report.series import face_series, presence_spans
+from vidaffect.report.timerange import TimeRange, analysed_range
 from vidaffect.utils.atomic import atomic_write_bytes
 
 from vidaffect.report import VIDEO_MODES  # noqa: E402  (defined in the light package module)
@@ -44,9 +50,10 @@ class ReportOptions:
     video_mode: str = "auto"
     thumbnails: int = 10          # crops per face track (0: none)
     max_points: int = 800         # display samples per face and series
-    max_faces: int = 12           # face tracks drawn (longest on screen first); the table lists all
+    max_faces: int = 12           # persons (or lone face tracks) drawn, longest on screen first; the table lists all
     static_plots: bool = True     # circumplex scatter and per-face bars (matplotlib PNG)
     proxy_height: int = 240
+    subtitles: bool = True        # the emotion segments as a WebVTT <track> of the player
 
 
 def read_asset(name: str) -> str:
@@ -68,12 +75,7 @@ def _relative_href(target: Path, base_dir: Path) -> str:
 
 
 def _png_uri(fig) -> str:
-    from vidaffect.plotting.common import pyplot
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    pyplot().close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(figure_png(fig, dpi=80)).decode("ascii")
 
 
 def _fmt(v, spec: str = ".2f", signed: bool = False) -> str:
@@ -82,85 +84,215 @@ def _fmt(v, spec: str = ".2f", signed: bool = False) -> str:
     return format(v, ("+" if signed else "") + spec)
 
 
-def summary_table(summary: pd.DataFrame, classes: list[str], persons: dict[int, str] | None = None) -> str:
-    """The per-face summary as an HTML table; clicking a row seeks to the face's first appearance.
-    ``persons`` ({face_id: name}) adds a person column."""
-    has_person = persons is not None
-    head = ["face"] + (["person"] if has_person else []) + ["first", "last", "on screen (s)", "frames",
-                                                           "dominant", "mean valence", "mean arousal", "emotion shares"]
+def _shares(rows: pd.DataFrame, classes: list[str]) -> dict[str, float]:
+    """Share of rows whose dominant emotion is each class."""
+    counts = rows["emotion"].value_counts(normalize=True) if "emotion" in rows.columns and len(rows) else {}
+    return {c: float(counts.get(c, 0.0)) for c in classes}
+
+
+def _dominant(shares: dict[str, float]) -> str | None:
+    best = max(shares.items(), key=lambda kv: kv[1], default=(None, 0.0))
+    return best[0] if best[1] > 0 else None
+
+
+def _mean(values: pd.Series) -> float:
+    v = pd.to_numeric(values, errors="coerce")
+    return float(v.mean()) if v.notna().any() else math.nan
+
+
+def group_summary(results, groups: list[Group]) -> list[dict]:
+    """Per group (person or lone track): the summary row of all its tracks, and one row per track."""
+    frames = results.faces
+    durations = results.frame_durations()
+    per_face = results.summary().set_index("face_id") if len(frames) else pd.DataFrame()
+    out = []
+    for g in groups:
+        rows = frames[frames["face_id"].isin(g.tracks)]
+        shares = _shares(rows, results.classes)
+        times = rows["time_s"].unique()
+        tracks = []
+        for fid in g.tracks:
+            r = per_face.loc[fid]
+            tracks.append({"face_id": fid, "first_s": float(r["first_s"]), "last_s": float(r["last_s"]),
+                           "on_screen_s": float(r["on_screen_s"]), "frames": int(r["frames"]),
+                           "dominant": r["dominant_emotion"] if isinstance(r["dominant_emotion"], str) else None,
+                           "mean_valence": float(r["mean_valence"]), "mean_arousal": float(r["mean_arousal"]),
+                           "shares": {c: float(r.get(f"share_{c}", 0.0) or 0.0) for c in results.classes}})
+        out.append({"group": g, "first_s": float(rows["time_s"].min()), "last_s": float(rows["time_s"].max()),
+                    "on_screen_s": round(float(durations.reindex(times).sum()), 3), "frames": int(len(rows)),
+                    "dominant": _dominant(shares), "mean_valence": _mean(rows["valence"]),
+                    "mean_arousal": _mean(rows["arousal"]), "shares": shares, "tracks": tracks})
+    return out
+
+
+def _shares_cell(shares: dict[str, float]) -> str:
+    ranked = sorted(((s, c) for c, s in shares.items()), reverse=True)
+    bar = "".join(f"<span style='width:{100 * s:.1f}%;background:{emotion_color(c)}' title='{c} "
+                  f"{100 * s:.0f}%'></span>" for s, c in ranked if s > 0)
+    top = ", ".join(f"{c} {100 * s:.0f}%" for s, c in ranked[:3] if s > 0)
+    return f"<td><span class='bar'>{bar}</span> {html.escape(top)}</td>"
+
+
+def summary_table(rows: list[dict], colors: dict[str, str]) -> str:
+    """The summary as an HTML table: one row per person (or lone face track) and, under a person seen as
+    several tracks, one indented row per track.  Clicking a row seeks to the first appearance."""
+    head = ["person / face", "tracks", "first", "last", "on screen (s)", "frames", "dominant", "mean valence",
+            "mean arousal", "emotion shares"]
     num = {"first", "last", "on screen (s)", "frames", "mean valence", "mean arousal"}
     out = ["<table id='summary-table'><thead><tr>"]
     out += [f"<th class='{'num' if h in num else ''}'>{html.escape(h)}</th>" for h in head]
     out.append("</tr></thead><tbody>")
-    for r in summary.sort_values("first_s").to_dict("records"):
-        shares = sorted(((r.get(f"share_{c}", 0.0) or 0.0, c) for c in classes), reverse=True)
-        bar = "".join(f"<span style='width:{100 * s:.1f}%;background:{EMOTION_COLORS.get(c, '#999')}' title='{c} "
-                      f"{100 * s:.0f}%'></span>" for s, c in shares if s > 0)
-        top = ", ".join(f"{c} {100 * s:.0f}%" for s, c in shares[:3] if s > 0)
-        cells = [f"<td><span class='swatch' style='background:{face_color(r['face_id'])}'></span>face {r['face_id']}</td>"]
-        if has_person:
-            cells.append(f"<td>{html.escape(persons.get(int(r['face_id']), '–'))}</td>")
-        cells += [f"<td class='num'>{_fmt(r['first_s'])}</td>", f"<td class='num'>{_fmt(r['last_s'])}</td>",
-                  f"<td class='num'>{_fmt(r['on_screen_s'])}</td>", f"<td class='num'>{r['frames']}</td>",
-                  f"<td>{html.escape(str(r['dominant_emotion'] or '–'))}</td>",
-                  f"<td class='num'>{_fmt(r['mean_valence'], signed=True)}</td>",
-                  f"<td class='num'>{_fmt(r['mean_arousal'], signed=True)}</td>",
-                  f"<td><span class='bar'>{bar}</span> {html.escape(top)}</td>"]
-        out.append(f"<tr class='seek' data-t='{r['first_s']:.3f}'>" + "".join(cells) + "</tr>")
+
+    def cells(r: dict) -> str:
+        return "".join([
+            f"<td class='num'>{_fmt(r['first_s'])}</td>", f"<td class='num'>{_fmt(r['last_s'])}</td>",
+            f"<td class='num'>{_fmt(r['on_screen_s'])}</td>", f"<td class='num'>{r['frames']}</td>",
+            f"<td>{html.escape(str(r['dominant'] or '–'))}</td>",
+            f"<td class='num'>{_fmt(r['mean_valence'], signed=True)}</td>",
+            f"<td class='num'>{_fmt(r['mean_arousal'], signed=True)}</td>", _shares_cell(r["shares"])])
+
+    for r in sorted(rows, key=lambda r: r["first_s"]):
+        g: Group = r["group"]
+        color = colors.get(g.key, "#999")
+        out.append(f"<tr class='seek group' data-group='{html.escape(g.key, quote=True)}' data-t='{r['first_s']:.3f}'>"
+                   f"<td><span class='swatch' style='background:{color}'></span>{html.escape(g.label)}</td>"
+                   f"<td>{html.escape(g.tracks_text)}</td>{cells(r)}</tr>")
+        if len(r["tracks"]) > 1:
+            for t in r["tracks"]:
+                out.append(f"<tr class='seek track' data-group='{html.escape(g.key, quote=True)}' "
+                           f"data-t='{t['first_s']:.3f}'><td class='sub'>↳ face {t['face_id']}</td><td></td>"
+                           f"{cells(t)}</tr>")
     out.append("</tbody></table>")
-    if not len(summary):
+    if not rows:
         out.append("<p class='note'>No face was found.</p>")
     return "".join(out)
 
 
-def _video_source(video: Path | None, out_dir: Path, mode: str, proxy_height: int) -> tuple[str | None, str]:
-    """(src for the <video> element or None, a note for the reader)."""
+def _video_source(video: Path | None, out_dir: Path, mode: str, proxy_height: int,
+                  trange: TimeRange) -> tuple[str | None, str, float]:
+    """(src for the <video> element or None, a note for the reader, the source time of the src's time 0)."""
     if mode not in VIDEO_MODES:
         raise VidaffectError(f"unknown report video mode '{mode}'; choose from {', '.join(VIDEO_MODES)}")
     if mode == "none":
-        return None, "The video is not included in this report."
+        return None, "The video is not included in this report.", 0.0
     if video is None or not video.is_file():
-        return None, f"Source video not found ({html.escape(str(video)) if video else 'unknown path'}): charts only."
+        return (None, f"Source video not found ({html.escape(str(video)) if video else 'unknown path'}): charts only.",
+                0.0)
     if mode == "auto":
         from vidaffect.report.proxy import browser_playable
 
         mode = "link" if browser_playable(video) else "proxy"
     if mode == "link":
-        return _relative_href(video, out_dir), f"Linked source: {html.escape(video.name)} (keep it at the same relative place)."
+        note = f"Linked source: {html.escape(video.name)} (keep it at the same relative place)."
+        if trange.partial:
+            note += " Playback is held to the analysed range."
+        return _relative_href(video, out_dir), note, 0.0
     from vidaffect.report.proxy import proxy_data_uri
 
-    return proxy_data_uri(video, height=proxy_height), f"Embedded {proxy_height}p proxy of {html.escape(video.name)}."
+    window = (trange.start, trange.end) if trange.partial else None
+    uri, offset = proxy_data_uri(video, height=proxy_height, time_range=window)
+    part = (f" ({trange.start:.2f}–{trange.end:.2f} s, the analysed range; the player's own clock starts at 0 "
+            f"there)" if window else "")
+    return uri, f"Embedded {proxy_height}p proxy of {html.escape(video.name)}{part}.", offset
 
 
-def report_data(results, options: ReportOptions, thumbs: dict[int, list[dict]] | None = None) -> dict:
-    """The JSON the page's script draws from: classes, colours, time range and one entry per face."""
+def report_segments(results, groups: list[Group]) -> pd.DataFrame:
+    """Emotion segments (:func:`vidaffect.results.segments.emotion_segments`, default filter) per group:
+    column ``group`` (the key) and the segment columns."""
+    from vidaffect.results.segments import SEGMENT_COLUMNS, emotion_segments
+
+    frames = results.frames
+    classes = [c for c in results.classes if c in frames.columns]
+    if not groups or not len(results.faces) or not classes:
+        return pd.DataFrame(columns=["group"] + SEGMENT_COLUMNS)
+    tagged = frames.assign(_group=group_column(frames, groups))
+    tagged = tagged.drop(columns=[c for c in ("person_name",) if c in tagged.columns])
+    seg = emotion_segments(tagged, classes, by="_group")
+    params = seg.attrs.get("segment_params")
+    seg = seg.rename(columns={"_group": "group"})
+    seg.attrs["segment_params"] = params
+    return seg
+
+
+def subtitles_uri(segments: pd.DataFrame, groups: list[Group], offset: float = 0.0) -> str | None:
+    """The segments as WebVTT (:mod:`vidaffect.results.exports.subtitles`: one cue per span where the visible
+    persons' emotions stay the same) in a ``data:text/vtt`` URL, cue times moved ``offset`` seconds earlier
+    (the player's source starts there); None without segments."""
+    from vidaffect.results.exports.subtitles import webvtt_text
+
+    if segments.empty:
+        return None
+    labels = {g.key: g.label for g in groups}
+    seg = pd.DataFrame({"person_id": segments["group"], "person_name": segments["group"].map(labels),
+                        "start_s": (segments["start_s"].astype(float) - offset).clip(lower=0.0),
+                        "end_s": (segments["end_s"].astype(float) - offset).clip(lower=0.0),
+                        "emotion": segments["emotion"]})
+    text = webvtt_text(seg, note="emotion segments by vidaffect (see docs/exports.md)")
+    return "data:text/vtt;base64," + base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _group_rows(frames: pd.DataFrame, g: Group, classes: list[str]) -> pd.DataFrame:
+    """One row per analysed time of a group: the mean over its tracks seen at that time."""
+    rows = frames[frames["face_id"].isin(g.tracks)]
+    cols = [c for c in ["valence", "arousal", *classes] if c in rows.columns]
+    return rows.groupby("time_s", sort=True)[cols].mean().reset_index()
+
+
+def report_data(results, options: ReportOptions, thumbs: dict[int, list[dict]] | None = None,
+                trange: TimeRange | None = None, video_offset: float = 0.0,
+                groups: list[Group] | None = None, segments: pd.DataFrame | None = None) -> dict:
+    """The JSON the page's script draws from: classes, colours, the analysed range, and one entry per group
+    (person, or face track without a person) with its series, segments and tracks."""
     frames = results.frames
     step = frame_step(frames)
     gap = max(2.5 * step, 0.1)
-    video_meta = results.metadata.get("video", {}) or {}
-    t_max = float(frames["time_s"].max()) if len(frames) else 0.0
-    t_end = max(t_max + step, float(video_meta.get("duration_s") or 0.0), 1e-3)
-    summary = results.summary().set_index("face_id") if len(results.faces) else pd.DataFrame()
-    persons = person_labels(frames)
-    faces = []
-    for fid, rows in face_rows(frames, options.max_faces):
-        person = persons.get(fid)
-        dominant = summary.loc[fid, "dominant_emotion"] if fid in summary.index else None
-        faces.append({
-            "id": fid, "short": f"face {fid}", "label": f"{person} (face {fid})" if person else f"face {fid}",
-            "color": face_color(fid), "first": float(rows["time_s"].min()), "last": float(rows["time_s"].max()),
-            "frames": int(len(rows)), "dominant": dominant if isinstance(dominant, str) else None,
-            "series": face_series(rows, results.classes, options.max_points, gap),
-            "spans": presence_spans(rows["time_s"].to_numpy(), gap),
-            "thumbs": (thumbs or {}).get(fid, []),
+    if trange is None:
+        trange = analysed_range(results.metadata, *(_t_bounds(frames)), step=step)
+    groups = group_tracks(frames) if groups is None else groups
+    if segments is None:
+        segments = report_segments(results, groups)
+    per_face = results.summary().set_index("face_id") if len(results.faces) else pd.DataFrame()
+    colors_by_group = {g.key: face_color(k) for k, g in enumerate(groups)}
+    out = []
+    for g in groups[: options.max_faces]:
+        merged = _group_rows(results.faces, g, results.classes)
+        shares = _shares(results.faces[results.faces["face_id"].isin(g.tracks)], results.classes)
+        seg = segments[segments["group"] == g.key] if len(segments) else segments
+        tracks = []
+        for fid in g.tracks:
+            rows = results.faces[results.faces["face_id"] == fid]
+            dom = per_face.loc[fid, "dominant_emotion"] if fid in per_face.index else None
+            tracks.append({"id": fid, "label": f"face {fid}", "first": float(rows["time_s"].min()),
+                           "last": float(rows["time_s"].max()), "frames": int(len(rows)),
+                           "dominant": dom if isinstance(dom, str) else None,
+                           "spans": presence_spans(rows["time_s"].to_numpy(), gap),
+                           "thumbs": (thumbs or {}).get(fid, [])})
+        out.append({
+            "key": g.key, "label": g.label, "person": g.person, "tracks_text": g.tracks_text,
+            "color": colors_by_group[g.key], "first": float(merged["time_s"].min()),
+            "last": float(merged["time_s"].max()), "frames": g.frames, "dominant": _dominant(shares),
+            "series": face_series(merged, results.classes, options.max_points, gap),
+            "spans": presence_spans(merged["time_s"].to_numpy(), gap),
+            "segments": [[round(float(r.start_s), 3), round(float(r.end_s), 3), str(r.emotion),
+                          round(float(r.mean_probability), 3)] for r in seg.itertuples(index=False)],
+            "tracks": tracks,
         })
-    colors = {c: EMOTION_COLORS.get(c, "#999999") for c in results.classes}
+    colors = {c: emotion_color(c) for c in results.classes}
     colors.update(valence=VALENCE_COLOR, arousal=AROUSAL_COLOR)
     return {
-        "classes": list(results.classes), "colors": colors, "t_end": round(t_end, 3), "gap_s": round(gap, 3),
+        "classes": list(results.classes), "colors": colors, "dash": {"valence": VALENCE_DASH, "arousal": AROUSAL_DASH},
+        "range": [trange.start, trange.end], "duration": trange.duration, "partial": trange.partial,
+        "t_end": trange.end, "video_offset": round(float(video_offset), 6), "gap_s": round(gap, 3),
         "circumplex": {c: list(v) for c, v in CIRCUMPLEX_VA.items() if c in results.classes},
-        "faces": faces, "face_tracks": len(results.face_ids()),
+        "groups": out, "persons": sum(g.person for g in groups), "groups_total": len(groups),
+        "face_tracks": len(results.face_ids()), "segment_params": segments.attrs.get("segment_params"),
     }
+
+
+def _t_bounds(frames: pd.DataFrame) -> tuple[float | None, float | None]:
+    if not len(frames):
+        return None, None
+    return float(frames["time_s"].min()), float(frames["time_s"].max())
 
 
 def _static_plots(results) -> str:
@@ -171,62 +303,113 @@ def _static_plots(results) -> str:
     return "".join(f"<img src='{src}' alt='{alt}'>" for src, alt in imgs)
 
 
-def _header(results, video: Path | None) -> str:
+def _header(results, video: Path | None, trange: TimeRange, groups: list[Group]) -> str:
     meta = results.metadata
     v = meta.get("video", {}) or {}
     name = Path(v.get("path") or (video or "video")).name
     model = (meta.get("model") or {}).get("name", "?")
+    persons = sum(g.person for g in groups)
     bits = [f"{_fmt(v.get('duration_s'), '.1f')} s", f"{v.get('width', '?')}×{v.get('height', '?')}",
             f"{_fmt(v.get('fps'), '.2f')} fps", f"{meta.get('frames_analysed', results.frames['frame'].nunique())} frames analysed",
-            f"{len(results.face_ids())} face track(s)", f"model {model}", f"VA {meta.get('va_source', '?')}"]
-    return f"<h1>{html.escape(name)}</h1><p class='meta'>{html.escape(' · '.join(bits))}</p>"
+            f"{len(results.face_ids())} face track(s)"] + ([f"{persons} person(s)"] if persons else []) + [
+            f"model {model}", f"VA {meta.get('va_source', '?')}"]
+    return (f"<h1>{html.escape(name)}</h1><p class='meta'>{html.escape(' · '.join(bits))} · "
+            f"<b class='range-text{' partial' if trange.partial else ''}'>{html.escape(trange.text())}</b></p>")
+
+
+def _range_mark(trange: TimeRange) -> str:
+    """A bar for the whole video with the analysed part filled, and its text."""
+    total = trange.duration or trange.end
+    left = 100 * trange.start / total if total > 0 else 0.0
+    width = 100 * (trange.end - trange.start) / total if total > 0 else 100.0
+    title = html.escape(trange.text(), quote=True)
+    return (f"<div id='analysed-range' class='{'partial' if trange.partial else 'whole'}' title='{title}'>"
+            f"<span class='range-bar'><span class='range-in' style='left:{left:.2f}%;width:{width:.2f}%'></span>"
+            f"</span> <span class='range-label'>{html.escape(trange.text())}</span></div>")
+
+
+def _readout_table(data: dict) -> str:
+    """The live readout beside the player: one labelled row per group, filled by the script."""
+    if not data["groups"]:
+        return ""
+    who = "person / face" if data["persons"] else "face"
+    return ("<table id='readout'><caption>At the playback position <span class='note'>(values of the analysed "
+            "frame shown; valence and arousal from −1 to +1)</span></caption><thead><tr>"
+            f"<th>{who}</th><th title='emotion of the segment (filtered: no flicker)'>segment</th>"
+            "<th title='class of highest probability in this frame, and the probability'>top class (p)</th>"
+            "<th class='num' title='valence: unpleasant (−1) to pleasant (+1)'>valence</th>"
+            "<th class='num' title='arousal: calm (−1) to excited (+1)'>arousal</th></tr></thead><tbody>"
+            + "".join(f"<tr data-group='{html.escape(g['key'], quote=True)}'><td><span class='swatch' "
+                      f"style='background:{g['color']}'></span>{html.escape(g['label'])}</td>"
+                      "<td class='r-seg'>–</td><td class='r-top'>–</td><td class='num r-val'>–</td>"
+                      "<td class='num r-aro'>–</td></tr>" for g in data["groups"])
+            + "</tbody></table>")
 
 
 def render_report(results, video: Path | None, out_dir: Path, options: ReportOptions | None = None,
                   annotated: Path | None = None, index_href: str | None = None) -> str:
     """The report page as a string (see :func:`build_report`)."""
     options = options or ReportOptions()
-    src, note = _video_source(video, out_dir, options.video_mode, options.proxy_height)
+    frames = results.frames
+    trange = analysed_range(results.metadata, *_t_bounds(frames), step=frame_step(frames))
+    src, note, offset = _video_source(video, out_dir, options.video_mode, options.proxy_height, trange)
+    groups = group_tracks(frames)
+    shown = groups[: options.max_faces]
     thumbs = None
     if options.thumbnails > 0 and video is not None and video.is_file() and len(results.faces):
         from vidaffect.report.thumbnails import face_thumbnails
 
         rotation = int((results.metadata.get("video") or {}).get("rotation") or 0)
-        top = [fid for fid, _ in face_rows(results.frames, options.max_faces)]
-        thumbs = face_thumbnails(video, results.frames[results.frames["face_id"].isin(top)], options.thumbnails,
+        per_track = {fid: max(2, options.thumbnails // len(g.tracks)) if len(g.tracks) > 1 else options.thumbnails
+                     for g in shown for fid in g.tracks}
+        thumbs = face_thumbnails(video, frames[frames["face_id"].isin(list(per_track))], per_track,
                                  rotation=rotation)
-    data = report_data(results, options, thumbs)
-    has_people = "person_id" in results.frames.columns or "person_name" in results.frames.columns
-    persons = person_labels(results.frames) if has_people else None
+    segments = report_segments(results, groups)
+    data = report_data(results, options, thumbs, trange, offset, groups, segments)
+    colors = {g.key: face_color(k) for k, g in enumerate(groups)}
+    track = ""
+    if src is not None and options.subtitles:
+        vtt = subtitles_uri(segments, groups, offset)
+        if vtt:
+            track = (f"<track kind='subtitles' srclang='en' label='emotion segments' default "
+                     f"src='{html.escape(vtt, quote=True)}'>")
     if src is not None:
-        player = f"<video id='player' controls preload='auto' src='{html.escape(src, quote=True)}'></video>"
+        player = f"<video id='player' controls preload='auto' src='{html.escape(src, quote=True)}'>{track}</video>"
     else:
         player = f"<div class='no-video' id='no-video'>{note}</div>"
     select = ""
     if src is not None and annotated is not None and annotated.is_file():
+        # the original's src (maybe megabytes of an embedded proxy) is not repeated here: the script keeps it
         ann = _relative_href(annotated, out_dir)
-        select = (f"<select id='source-select' title='video shown'><option value='{html.escape(src, quote=True)}'>original"
-                  f"</option><option value='{html.escape(ann, quote=True)}'>annotated</option></select>")
-    shown = len(data["faces"])
-    more = (f"<p class='note'>Showing the {shown} longest of {data['face_tracks']} face tracks; the table lists all.</p>"
-            if data["face_tracks"] > shown else "")
+        select = ("<select id='source-select' title='video shown'><option value='original' selected>original</option>"
+                  f"<option value='annotated' data-src='{html.escape(ann, quote=True)}' data-offset='0'>annotated"
+                  "</option></select>")
+    more = (f"<p class='note'>Showing the {len(shown)} longest on screen of {len(groups)}; the table lists all.</p>"
+            if len(groups) > len(shown) else "")
     nav = f"<nav><a href='{html.escape(index_href, quote=True)}'>all videos</a></nav>" if index_href else ""
     plots = f"<section class='card'><h2>Plots</h2><div class='plots'>{_static_plots(results)}</div></section>" \
         if options.static_plots and len(results.faces) else ""
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = html.escape(Path((results.metadata.get("video") or {}).get("path") or "video").name)
+    heading = "People" if data["persons"] else "Faces"
+    p = data["segment_params"] or {}
+    seg_note = (f"Segments: the dominant emotion filtered against flicker (minimum {p['min_duration_s']:g} s, switch "
+                f"margin {p['switch_margin']:g}, smoothing {p['smoothing_s']:g} s; see docs/exports.md)."
+                if p else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="vidaffect"><title>{title} · vidaffect report</title>
 <style>{read_asset("report.css")}</style></head>
 <body>
-<header>{nav}{_header(results, video)}</header>
+<header>{nav}{_header(results, video, trange, groups)}</header>
 <section id="player-section"><div id="player-wrap">{player}
-<div id="player-side"><div id="now">t = <span id="now-time">0.00 s</span>{select}</div>
-<div class="note">{note} Click a chart, a thumbnail or a table row to jump there.</div>
-<div id="lanes"></div></div></div></section>
-<section><h2>Faces</h2>{more}<div id="faces"></div></section>
-<section class="card"><h2>Summary</h2>{summary_table(results.summary(), results.classes, persons)}</section>
+<div id="player-side"><div id="now"><span class="label">time in the video</span> <span id="now-time">0.00 s</span>{select}</div>
+{_range_mark(trange)}
+{_readout_table(data)}
+<div id="lanes"></div><div id="lanes-legend"></div>
+<div class="note">{note} {seg_note} Click a chart, a thumbnail or a table row to jump there.</div></div></div></section>
+<section><h2>{heading}</h2>{more}<div id="groups"></div></section>
+<section class="card"><h2>Summary</h2>{summary_table(group_summary(results, groups), colors)}</section>
 {plots}
 <details class="card"><summary>Analysis settings and versions</summary>
 <pre>{html.escape(json.dumps(results.metadata, indent=2, default=str))}</pre></details>

@@ -12,8 +12,9 @@ from urllib.parse import quote
 import pandas as pd
 
 from vidaffect.errors import OutputError
-from vidaffect.plotting.timeline import EMOTION_COLORS
+from vidaffect.plotting.colors import emotion_color
 from vidaffect.report.html import read_asset
+from vidaffect.report.timerange import analysed_range
 from vidaffect.utils.atomic import atomic_write_bytes
 
 OUTPUT_KINDS = [("report", ".report.html"), ("annotated", ".annotated.mp4"), ("frames", ".frames.csv"),
@@ -80,7 +81,7 @@ def _shares_bar(entry: VideoEntry, classes: list[str]) -> tuple[str, str]:
     """(bar html, top emotions text) of the frame-weighted dominant-emotion shares."""
     shares = [(entry.weighted(f"share_{c}"), c) for c in classes]
     shares = sorted(((s, c) for s, c in shares if math.isfinite(s) and s > 0), reverse=True)
-    bar = "".join(f"<span style='width:{100 * s:.1f}%;background:{EMOTION_COLORS.get(c, '#999')}' "
+    bar = "".join(f"<span style='width:{100 * s:.1f}%;background:{emotion_color(c)}' "
                   f"title='{c} {100 * s:.0f}%'></span>" for s, c in shares)
     return bar, ", ".join(f"{c} {100 * s:.0f}%" for s, c in shares[:3])
 
@@ -99,14 +100,20 @@ def render_index(entries: list[VideoEntry], base: Path, title: str = "vidaffect 
         val, aro = e.weighted("mean_valence"), e.weighted("mean_arousal")
         faces = len(e.summary)
         duration = float(v.get("duration_s") or math.nan)
+        s = e.summary
+        rng = analysed_range(e.metadata, float(s["first_s"].min()) if len(s) and "first_s" in s else None,
+                             float(s["last_s"].max()) if len(s) and "last_s" in s else None)
+        span = f"{rng.start:.1f}–{rng.end:.1f}" if rng.partial else "all"
         rows.append(
             f"<tr><td data-v='{name}'>{link}</td><td class='num' data-v='{duration}'>{_num(duration, '.1f')}</td>"
+            f"<td class='num range{' partial' if rng.partial else ''}' data-v='{rng.end - rng.start}' "
+            f"title='{html.escape(rng.text(), quote=True)}'>{span}</td>"
             f"<td class='num'>{e.metadata.get('frames_analysed', '–')}</td><td class='num'>{faces}</td>"
             f"<td class='shares' data-v='{html.escape(top)}'><span class='bar'>{bar}</span> {html.escape(top)}</td>"
             f"<td class='num' data-v='{val}'>{_num(val, '+.2f')}</td><td class='num' data-v='{aro}'>{_num(aro, '+.2f')}</td>"
             f"<td>{html.escape(str((e.metadata.get('model') or {}).get('name', '–')))}</td><td class='files'>{others}</td></tr>")
     head = "".join(f"<th class='{c}'>{h}</th>" for h, c in [
-        ("video", ""), ("duration (s)", "num"), ("frames", "num"), ("faces", "num"), ("dominant emotions", ""),
+        ("video", ""), ("duration (s)", "num"), ("analysed (s)", "num"), ("frames", "num"), ("faces", "num"), ("dominant emotions", ""),
         ("mean valence", "num"), ("mean arousal", "num"), ("model", ""), ("files", "")])
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = (f"<table id='videos'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>" if rows

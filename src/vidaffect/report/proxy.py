@@ -30,8 +30,12 @@ def browser_playable(path: str | Path) -> bool:
     return info.codec in BROWSER_CODECS and not info.rotation
 
 
-def encode_proxy(source: str | Path, out_path: str | Path, height: int = 240, crf: int = 30) -> Path:
-    """Write an H.264 MP4 of ``source`` scaled to ``height`` pixels (never up), same timestamps, audio kept."""
+def encode_proxy(source: str | Path, out_path: str | Path, height: int = 240, crf: int = 30,
+                 time_range: tuple[float, float] | None = None, stats: dict | None = None) -> Path:
+    """Write an H.264 MP4 of ``source`` scaled to ``height`` pixels (never up), same timestamps, audio kept.
+
+    With ``time_range`` (seconds, as ``Results.frames.time_s``) only that part is encoded, starting at
+    time 0; ``stats["offset_s"]`` receives the source time of its first frame (see :func:`transcode`)."""
     if "libx264" not in av.codecs_available:
         raise OutputError(f"{source}: cannot make a browser-playable proxy: this PyAV build has no libx264")
     info = open_video(source).info
@@ -47,11 +51,18 @@ def encode_proxy(source: str | Path, out_path: str | Path, height: int = 240, cr
             return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
         return frame.reformat(width=w, height=h, format="yuv420p")
 
-    return transcode(source, out_path, shrink, (w, h), codec="libx264", crf=crf, desc="proxy")
+    return transcode(source, out_path, shrink, (w, h), codec="libx264", crf=crf, desc="proxy",
+                     time_range=time_range, stats=stats)
 
 
-def proxy_data_uri(source: str | Path, height: int = 240, crf: int = 30) -> str:
-    """The proxy of ``source`` as a ``data:video/mp4;base64,...`` URI."""
+def proxy_data_uri(source: str | Path, height: int = 240, crf: int = 30,
+                   time_range: tuple[float, float] | None = None) -> tuple[str, float]:
+    """The proxy of ``source`` (only ``time_range`` when given) as a ``data:video/mp4;base64,...`` URI, and
+    the source time its first frame shows (0 for the whole video): add it to the player's ``currentTime``
+    to get the analysis time."""
+    stats: dict = {}
     with tempfile.TemporaryDirectory(prefix="vidaffect-proxy-") as tmp:
-        path = encode_proxy(source, Path(tmp) / "proxy.mp4", height=height, crf=crf)
-        return "data:video/mp4;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+        path = encode_proxy(source, Path(tmp) / "proxy.mp4", height=height, crf=crf, time_range=time_range,
+                            stats=stats)
+        uri = "data:video/mp4;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return uri, float(stats.get("offset_s", 0.0)) if time_range is not None else 0.0

@@ -38,19 +38,22 @@ def jpeg_data_uri(image: np.ndarray, quality: int = 80) -> str:
 def pick_rows(rows: pd.DataFrame, count: int) -> pd.DataFrame:
     """``count`` rows spread evenly over a face track (all of them when fewer), preferring confident boxes."""
     rows = rows.dropna(subset=["x1", "y1", "x2", "y2"]).sort_values("time_s")
+    if count <= 0:
+        return rows.iloc[:0]
     if len(rows) <= count:
         return rows
     return rows.iloc[np.linspace(0, len(rows) - 1, count).round().astype(int)]
 
 
-def face_thumbnails(video: str | Path, frames: pd.DataFrame, per_face: int = 10, size: int = 72,
+def face_thumbnails(video: str | Path, frames: pd.DataFrame, per_face: int | dict[int, int] = 10, size: int = 72,
                     rotation: int = 0) -> dict[int, list[dict]]:
-    """``{face_id: [{"t": time_s, "src": data URI}, ...]}`` with up to ``per_face`` crops per track,
-    decoded from ``video`` in one pass (seeking between distant times)."""
+    """``{face_id: [{"t": time_s, "src": data URI}, ...]}`` with up to ``per_face`` crops per track (a number,
+    or ``{face_id: number}``), decoded from ``video`` in one pass (seeking between distant times)."""
     faces = frames[frames["face_id"] >= 0]
     wanted: dict[float, list[tuple[int, tuple]]] = {}
     for fid, rows in faces.groupby("face_id"):
-        for r in pick_rows(rows, per_face).itertuples(index=False):
+        count = per_face.get(int(fid), 0) if isinstance(per_face, dict) else per_face
+        for r in pick_rows(rows, count).itertuples(index=False):
             wanted.setdefault(round(float(r.time_s), 6), []).append((int(fid), (r.x1, r.y1, r.x2, r.y2)))
     out: dict[int, list[dict]] = {int(f): [] for f in faces["face_id"].unique()}
     for t, image in frames_at(video, list(wanted), rotation=rotation):

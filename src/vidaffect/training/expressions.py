@@ -321,13 +321,11 @@ def write_log(path: Path, history: list[EpochLog]) -> None:
 
 def plot_curves(path: Path, history: list[EpochLog]) -> None:
     """Loss and accuracy per epoch, train vs validation (as VTT's ``plot_errval.py``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # object API: the caller's matplotlib backend is left alone
 
     ep = [h.epoch for h in history]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    a1, a2 = fig.subplots(1, 2)
     a1.plot(ep, [h.train_loss for h in history], "o-", label="train")
     a1.plot(ep, [h.val_loss for h in history], "o-", label="validation")
     a1.set_xlabel("epoch"), a1.set_ylabel("loss"), a1.legend(), a1.grid(alpha=0.3)
@@ -337,4 +335,3 @@ def plot_curves(path: Path, history: list[EpochLog]) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)

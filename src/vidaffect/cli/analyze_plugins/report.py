@@ -18,15 +18,16 @@ def add_report_arguments(g, prefix: str = "--report-") -> None:
     g.add_argument(f"{prefix}thumbnails", dest="report_thumbnails", type=int, default=10, metavar="N",
                    help="face thumbnails per face track in the report, 0 for none (default: %(default)s)")
     g.add_argument(f"{prefix}max-faces", dest="report_max_faces", type=int, default=12, metavar="N",
-                   help="draw charts for the N face tracks longest on screen; the summary table lists all "
-                        "(default: %(default)s)")
+                   help="draw charts for the N persons (face tracks linked by identity; a track without a person "
+                        "counts as one) longest on screen; the summary table lists all (default: %(default)s)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("report and annotated video")
     g.add_argument("--report", action="store_true",
-                   help="also write <video>.report.html (interactive, self-contained: player, valence/arousal and "
-                        "emotion charts per face linked to it, thumbnails, summary) and refresh OUT_DIR/index.html")
+                   help="also write <video>.report.html (interactive, self-contained: player with emotion subtitles, "
+                        "valence/arousal, emotion and segment charts per person linked to it, thumbnails, summary; "
+                        "only the analysed --start/--end range) and refresh OUT_DIR/index.html")
     add_report_arguments(g)
     g.add_argument("--annotate", action="store_true",
                    help="also write <video>.annotated.mp4: the video re-encoded (H.264, else MPEG-4) with boxes, "
