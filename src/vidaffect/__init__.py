@@ -1,8 +1,12 @@
 """vidaffect: frame-by-frame, face-by-face emotion analysis of videos.
 
 >>> import vidaffect
->>> res = vidaffect.analyze("video.mp4")
->>> res.frames.head(); res.summary(); res.plot("va.png")
+>>> res = vidaffect.analyze("video.mp4")          # also: an image, a folder of images, a NumPy array,
+>>> res.frames.head(); res.summary(); res.plot("va.png")   # a webcam index (with end=) or a stream URL
+>>> len(res), res[0], res.emotions, res.pose, res.boxes, res.va
+>>> vidaffect.Results.load("out/video.frames.parquet")
+
+Inputs and the Results API: docs/pipeline.md ("Inputs", "Python API").
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ _LAZY = {
     "Analyzer": "vidaffect.pipeline.analyzer",
     "AnalyzeOptions": "vidaffect.pipeline.analyzer",
     "Results": "vidaffect.results.results",
+    "open_video": "vidaffect.video.sources",
     "create_model": "vidaffect.models.registry",
     "list_models": "vidaffect.models.registry",
 }

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -36,7 +35,7 @@ from vidaffect.results.smoothing import smooth_frames
 from vidaffect.results.va import derived_va
 from vidaffect.tracking import FaceTracker, Track
 from vidaffect.utils.device import check_device
-from vidaffect.video import PyAVReader, VideoFrame, open_video
+from vidaffect.video import FrameReader, VideoFrame, open_video
 from vidaffect.video.prefetch import prefetch
 from vidaffect.video.scene_cut import SceneCutDetector
 
@@ -67,6 +66,7 @@ class AnalyzeOptions:
     face_size: int = 112
     mask: bool = False
     fps: float | None = None
+    image_fps: float | None = None  # frame rate of inputs without timestamps (image folders, frame arrays); None: 1
     start: float | None = None
     end: float | None = None
     smoothing_size: float = 0.0
@@ -86,17 +86,21 @@ class AnalyzeOptions:
         d.pop("threads")
         if not d["strict"]:  # only a strict run differs (settings hashes of earlier runs stay valid)
             d.pop("strict")
+        if d["image_fps"] is None:  # likewise: only set for inputs without timestamps
+            d.pop("image_fps")
         return d
 
     def check(self) -> "AnalyzeOptions":
         """Raise :class:`VidaffectError` (one line) for values no analysis can use; return self."""
-        for flag, v in (("--fps", self.fps), ("--start", self.start), ("--end", self.end),
-                        ("--max-gap", self.max_gap_s), ("--smoothing-size", self.smoothing_size),
+        for flag, v in (("--fps", self.fps), ("--image-fps", self.image_fps), ("--start", self.start),
+                        ("--end", self.end), ("--max-gap", self.max_gap_s), ("--smoothing-size", self.smoothing_size),
                         ("--min-face", self.min_face), ("--threshold", self.min_confidence)):
             if v is not None and not math.isfinite(v):
                 raise VidaffectError(f"{flag} must be a finite number, got {v}")
         if self.fps is not None and self.fps <= 0:
             raise VidaffectError(f"--fps must be positive, got {self.fps}")
+        if self.image_fps is not None and self.image_fps <= 0:
+            raise VidaffectError(f"--image-fps must be positive, got {self.image_fps}")
         if self.start is not None and self.start < 0:
             raise VidaffectError(f"--start must be >= 0 seconds, got {self.start}")
         if self.end is not None and self.end <= 0:
@@ -121,24 +125,31 @@ def _largest(dets: Detections) -> Detections:
     return dets[[int(np.argmax(dets.area))]] if len(dets) > 1 else dets
 
 
-def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None = None, start: float | None = None,
+def iter_tracked_faces(path: Any, fps: float | None = None, start: float | None = None,
                        end: float | None = None, detector: str | FaceDetector = "multiscale", min_confidence: float | None = None,
                        max_faces: int = 10, multi_face: bool = True, landmarks: bool = True, max_gap_s: float = 1.0,
                        scene_cuts: bool = True, timings: dict[str, float] | None = None,
                        tracker: FaceTracker | None = None, embedder: Any = None,
                        ) -> Iterator[tuple[VideoFrame, Detections]]:
-    """Decode ``path`` and yield ``(frame, detections)`` with stable ``face_ids`` for every analysed frame.
+    """Decode ``path`` (any input of :func:`vidaffect.video.open_video`, or a reader it made) and yield
+    ``(frame, detections)`` with stable ``face_ids`` for every analysed frame.
 
     tracker: the :class:`~vidaffect.tracking.FaceTracker` to use (its tracks and discarded ids stay readable
     afterwards); embedder: an object with ``embed_faces(image, detections) -> (N, D)`` (e.g.
     :class:`vidaffect.identity.descriptor.FaceDescriptor`) for re-identification and per-track embeddings.
+
+    Stills (an image, a folder's images, an (H, W, 3) array: ``reader.stills``) are each searched on their own:
+    every image after the first is a new shot (tracks end, the detector starts afresh), so no face is carried
+    or tracked from one photo to the next; ``person_id`` links the same person across them.  A face seen once
+    counts (a tracker passed in for stills should have ``confirm_hits=1``, as the analyser's has).
     """
-    reader = path if isinstance(path, PyAVReader) else open_video(path, fps=fps, start=start, end=end)
+    reader = path if isinstance(path, FrameReader) else open_video(path, fps=fps, start=start, end=end)
     own_detector = not isinstance(detector, FaceDetector)
     det = FaceDetector(detector, min_confidence, max_faces, landmarks) if own_detector else detector
     det.reset()
-    tracker = tracker if tracker is not None else FaceTracker(max_gap_s=max_gap_s)
-    cuts = SceneCutDetector() if scene_cuts else None
+    stills = reader.stills
+    tracker = tracker if tracker is not None else FaceTracker(max_gap_s=max_gap_s, confirm_hits=1 if stills else 2)
+    cuts = SceneCutDetector() if scene_cuts and not stills else None
     t = timings if timings is not None else defaultdict(float)
     frames = prefetch(reader)
     try:
@@ -151,7 +162,7 @@ def iter_tracked_faces(path: str | os.PathLike | PyAVReader, fps: float | None =
             t["decode_wait"] += t1 - t0
             # one grey conversion shared by the cut check and optical flow
             gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY) if cuts is not None or det.detect_every > 1 else None
-            if cuts is not None and cuts.update(gray):  # gray is set whenever cuts is
+            if stills or (cuts is not None and cuts.update(gray)):  # gray is set whenever cuts is
                 tracker.cut()
                 det.reset()
             dets = det.detect(frame.image, gray)
@@ -349,14 +360,19 @@ class Analyzer:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def analyze(self, path: str | os.PathLike, name: str | None = None) -> Results:
-        """Analyse one video and return its :class:`Results` (``name``: of its ``--save-crops`` folder,
-        default the file name without extension)."""
-        for _ in self._run(path, yield_frames=False, name=name):
+    def analyze(self, source: Any, name: str | None = None) -> Results:
+        """Analyse one input and return its :class:`Results`.
+
+        ``source``: a video file, an image file, a folder of images, a NumPy array ((H, W, 3) or
+        (N, H, W, 3) uint8 RGB), a webcam index (``0`` or ``"webcam:0"``, with ``end``) or a stream URL
+        (``rtsp://``, ``http(s)://``...), see :func:`vidaffect.video.open_video`.  ``name``: of its result
+        set (``Results.save``) and ``--save-crops`` folder, default the file or folder name without
+        extension, ``array``, ``webcamN`` or the URL's host and path."""
+        for _ in self._run(source, yield_frames=False, name=name):
             pass
         return self._last_results
 
-    def stream(self, path: str | os.PathLike) -> Iterator[FrameResult]:
+    def stream(self, path: Any) -> Iterator[FrameResult]:
         """Yield a :class:`FrameResult` per analysed frame as soon as its model batch is done.
 
         Frame models fill every row before it is yielded; temporal models that
@@ -380,21 +396,23 @@ class Analyzer:
         """The confirmed face tracks of the last video (boxes' motion filters, embeddings, time spans)."""
         return self._last_tracks
 
-    def _run(self, path: str | os.PathLike, yield_frames: bool, name: str | None = None) -> Iterator[FrameResult]:
+    def _run(self, source: Any, yield_frames: bool, name: str | None = None) -> Iterator[FrameResult]:
         opts, model = self.options, self.model
-        path = Path(path)
         timings: dict[str, float] = defaultdict(float)
-        reader = open_video(path, fps=opts.fps, start=opts.start, end=opts.end, strict=opts.strict)
+        reader = open_video(source, fps=opts.fps, start=opts.start, end=opts.end, strict=opts.strict,
+                            image_fps=opts.image_fps)
         reader_info = reader.info
+        label = str(reader.path)  # what messages name: the path, webcam:N, array or the URL without secrets
+        name = name or reader_info.name or Path(reader_info.path).stem
         model.reset()
         classes = tuple(model.classes)
         table = _Table(classes)
         pending: list[tuple[np.ndarray, np.ndarray, Detections, VideoFrame]] = []
         pending_faces = 0
         held: list[tuple[VideoFrame, Detections, np.ndarray]] = []
-        crops_dir = Path(opts.save_crops) / (name or path.stem) if opts.save_crops else None
+        crops_dir = Path(opts.save_crops) / name if opts.save_crops else None
         n_frames = 0
-        bar = self._progress_bar(reader_info, path)
+        bar = self._progress_bar(reader_info, name)
         t_start = time.perf_counter()
 
         # The model runs on one worker thread (torch releases the GIL) while the main thread detects and
@@ -439,8 +457,10 @@ class Analyzer:
             return ready
 
         e = self.embedder
-        tracker = FaceTracker(max_gap_s=opts.max_gap_s) if e is None else FaceTracker(
-            max_gap_s=opts.max_gap_s, reid_distance=e.reid_distance, split_distance=e.split_distance)
+        # a still (a photo) is one frame to find a face on: its detections need no second frame to confirm them
+        one = {"confirm_hits": 1} if reader.stills else {}
+        tracker = FaceTracker(max_gap_s=opts.max_gap_s, **one) if e is None else FaceTracker(
+            max_gap_s=opts.max_gap_s, reid_distance=e.reid_distance, split_distance=e.split_distance, **one)
         stream = iter_tracked_faces(
             reader, opts.fps, opts.start, opts.end, self.detector, opts.min_confidence, opts.max_faces,
             opts.multi_face, opts.landmarks, opts.max_gap_s, opts.scene_cuts, timings, tracker, self.embedder)
@@ -477,10 +497,12 @@ class Analyzer:
             if bar is not None:
                 bar.close()
         total = time.perf_counter() - t_start
-        self._last_results = self._assemble(path, reader_info, table, classes, n_frames, total, timings, tracker)
-        self._last_results.metadata.update(_decode_warnings(path, reader, n_frames))
+        if name != reader_info.name:  # the name the caller gave is the result set's
+            reader_info = replace(reader_info, name=name)
+        self._last_results = self._assemble(reader_info, table, classes, n_frames, total, timings, tracker)
+        self._last_results.metadata.update(_decode_warnings(label, reader, n_frames))
 
-    def _assemble(self, path: Path, info, table: _Table, classes: tuple[str, ...], n_frames: int, total: float,
+    def _assemble(self, info, table: _Table, classes: tuple[str, ...], n_frames: int, total: float,
                   timings: dict[str, float], tracker: FaceTracker) -> Results:
         opts, model = self.options, self.model
         t0 = time.perf_counter()
@@ -503,8 +525,11 @@ class Analyzer:
         if opts.smoothing_size > 0:
             df = smooth_frames(df, list(classes) + ["valence", "arousal"], opts.smoothing_size)
         df["emotion"] = _emotion_column(df, classes)
+        # where valence/arousal come from, on every face row, so that a CSV alone says it
+        df["va_source"] = pd.Series(np.where(df["face_id"].to_numpy() >= 0, va_source, None), index=df.index,
+                                    dtype=object)
         cols = ["frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "score", "faces_in_frame", *classes,
-                "emotion", "valence", "arousal"]
+                "emotion", "valence", "arousal", "va_source"]
         df = df[cols + [c for c in df.columns if c not in cols]]
         df["face_id"] = df["face_id"].astype("int64")
         df["frame"] = df["frame"].astype("int64")
@@ -561,7 +586,7 @@ class Analyzer:
             d.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(d / f"frame{frame.index:06d}.jpg"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
 
-    def _progress_bar(self, info, path: Path):
+    def _progress_bar(self, info, name: str):
         if not self.options.progress:
             return None
         from tqdm import tqdm
@@ -573,7 +598,7 @@ class Analyzer:
             duration -= self.options.start
         rate = self.options.fps or info.fps
         total = int(round(max(duration, 0) * rate)) or None
-        return tqdm(total=total, desc=path.name[:30], unit="frame", dynamic_ncols=True, leave=False)
+        return tqdm(total=total, desc=name[:30], unit="frame", dynamic_ncols=True, leave=False)
 
 
 def drop_tracks(df: pd.DataFrame, face_ids: set[int]) -> pd.DataFrame:
@@ -595,20 +620,49 @@ def drop_tracks(df: pd.DataFrame, face_ids: set[int]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _decode_warnings(path: Path, reader: PyAVReader, n_frames: int) -> dict[str, Any]:
+def _decode_warnings(path: str, reader: FrameReader, n_frames: int) -> dict[str, Any]:
     """Metadata entries ``damaged_spans`` (skipped damaged data) and ``warnings`` (one line each, also logged)."""
     spans = list(reader.damaged)
-    warnings = [f"damaged video data from {s['start_s']:.2f} to {s['end_s']:.2f} s skipped "
+    warnings = [f"unreadable image {s['file']} at {s['start_s']:.2f} s skipped ({s['error']})" if "file" in s
+                else f"damaged video data from {s['start_s']:.2f} to {s['end_s']:.2f} s skipped "
                 f"({s['packets']} packet(s): {s['error']})" for s in spans]
     if n_frames == 0:
         rng = f"{reader.start or 0:g} s to {'the end' if reader.end is None else f'{reader.end:g} s'}"
-        warnings.append(f"no frame in the requested time range ({rng}); the video lasts {reader.info.duration_s:.2f} s")
+        info = reader.info
+        lasts = ("; an image is one frame at 0 s" if info.kind in ("image", "array") and info.frame_count == 1
+                 else f"; the {'video' if info.kind == 'video' else 'input'} lasts {info.duration_s:.2f} s"
+                 if info.duration_s > 0 else "")
+        warnings.append(f"no frame in the requested time range ({rng}){lasts}")
     for w in warnings:
         log.warning("%s: %s", path, w)
     return {"damaged_spans": spans, "warnings": warnings}
 
 
-def analyze(path: str | os.PathLike, **options: Any) -> Results:
-    """Analyse one video with the given options (see :class:`AnalyzeOptions`) and return :class:`Results`."""
+def analyze(source: Any, name: str | None = None, **options: Any) -> Results:
+    """Analyse one input with the given options (see :class:`AnalyzeOptions`) and return :class:`Results`.
+
+    ``source``: a video file, an image file, a folder of images (frames at ``image_fps``, default 1), a
+    NumPy array ((H, W, 3) or (N, H, W, 3) uint8 RGB; frames at ``image_fps``), a webcam index (``0`` or
+    ``"webcam:0"``; needs ``end``) or a stream URL (``rtsp://``, ``rtmp://``, ``http(s)://``); anything
+    else raises a one-line :class:`~vidaffect.errors.VideoError`.  ``name``: the result set's name
+    (see :meth:`Analyzer.analyze`).
+
+    >>> res = analyze("clip.mp4"); res = analyze("photo.jpg"); res = analyze(frames, image_fps=25)
+    """
+    check_source(source)  # a one-line error before any model is loaded
     with Analyzer(**options) as analyzer:
-        return analyzer.analyze(path)
+        return analyzer.analyze(source, name=name)
+
+
+def check_source(source: Any) -> str:
+    """The kind of ``source`` (see :func:`vidaffect.video.sources.source_kind`); a one-line
+    :class:`~vidaffect.errors.VideoError` for what no backend takes, checked without opening it (arrays:
+    their dtype and shape too)."""
+    from vidaffect.video.sources import source_kind
+
+    kind = source_kind(source)
+    if kind == "array":
+        from vidaffect.video.array_backend import check_array
+
+        check_array(source)
+    return kind

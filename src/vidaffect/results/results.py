@@ -1,9 +1,18 @@
-"""The ``Results`` object of one analysed video (in the spirit of ultralytics' ``Results``).
+"""The ``Results`` object of one analysed input (in the spirit of ultralytics' ``Results`` and py-feat's ``Fex``).
 
 ``frames``: one row per analysed frame and face (``face_id`` = -1 and NaN
 values for frames where no face was found, so no frame is missing).
 ``metadata``: video info, model(s), versions, settings, VA source and the
 per-stage ``speed`` dict (milliseconds per analysed frame).
+
+A ``Results`` is a sequence of its analysed frames: ``len(res)`` is their
+number, ``res[i]`` (``i``-th analysed frame, in frame order; negative indices
+count from the end; a slice gives a list) and iteration give
+:class:`ResultsFrame` objects, each holding that frame's rows.  Column groups
+(``res.emotions``, ``res.pose``, ``res.boxes``, ``res.va``, also on a
+``ResultsFrame``) are DataFrames of the face rows: the key columns ``frame``,
+``time_s``, ``face_id`` (and ``person_id`` when the identity stage ran)
+followed by the group's columns, indexed like ``res.frames``.
 """
 from __future__ import annotations
 
@@ -19,21 +28,156 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vidaffect.errors import OutputError
+from vidaffect.errors import OutputError, VidaffectError
 from vidaffect.results.vtt import write_vtt
 from vidaffect.utils.atomic import atomic_path, atomic_write_text
 
 BASE_COLUMNS = ["frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "score", "faces_in_frame"]
 FORMATS = ("csv", "parquet", "json")
+# The column groups (py-feat's Fex has the same idea): the key columns of every group, then each group's own.
+KEY_COLUMNS = ("frame", "time_s", "face_id", "person_id")
+POSE_COLUMNS = ("yaw", "pitch", "roll")
+BOX_COLUMNS = ("x1", "y1", "x2", "y2")
+VA_COLUMNS = ("valence", "arousal", "va_source")
+TEXT_COLUMNS = ("emotion", "va_source", "person_name")  # strings; None where a row has none
 
 
-@dataclass
-class Results:
-    """Per-frame, per-face results of one video."""
+class _ColumnGroups:
+    """``emotions``, ``pose``, ``boxes`` and ``va`` over the face rows of ``_rows()``."""
+
+    classes: list[str]
+
+    def _rows(self) -> pd.DataFrame:  # pragma: no cover - defined by the classes below
+        raise NotImplementedError
+
+    def _group(self, what: str, columns: list[str], required: tuple[str, ...]) -> pd.DataFrame:
+        rows = self._rows()
+        missing = [c for c in required if c not in rows.columns]
+        if missing:
+            raise VidaffectError(f"these results have no {what} column(s) {', '.join(missing)} (written by an older "
+                                 f"vidaffect?)")
+        keys = [c for c in KEY_COLUMNS if c in rows.columns]
+        faces = rows[rows["face_id"] >= 0] if "face_id" in rows.columns else rows
+        return faces[keys + [c for c in columns if c in rows.columns and c not in keys]]
+
+    @property
+    def emotions(self) -> pd.DataFrame:
+        """Face rows: key columns, the probability of every class, and ``emotion`` (the most probable)."""
+        return self._group("emotion", [*self.classes, "emotion"], ("emotion",))
+
+    @property
+    def pose(self) -> pd.DataFrame:
+        """Face rows: key columns and head pose ``yaw``, ``pitch``, ``roll`` (degrees; NaN without a mesh)."""
+        return self._group("head pose", list(POSE_COLUMNS), POSE_COLUMNS)
+
+    @property
+    def boxes(self) -> pd.DataFrame:
+        """Face rows: key columns and the face box ``x1``, ``y1``, ``x2``, ``y2`` (pixels of the frame)."""
+        return self._group("box", list(BOX_COLUMNS), BOX_COLUMNS)
+
+    @property
+    def va(self) -> pd.DataFrame:
+        """Face rows: key columns, ``valence``, ``arousal`` and ``va_source`` (where VA comes from, e.g.
+        ``derived:russell1980`` = mapped from the class probabilities, ``model:mimamo`` = a VA model)."""
+        return self._group("valence/arousal", list(VA_COLUMNS), ("valence", "arousal"))
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class ResultsFrame(_ColumnGroups):
+    """One analysed frame of a :class:`Results` (what ``res[i]`` and ``for frame in res`` give).
+
+    ``rows`` are the frame's rows of ``res.frames`` (same index and columns; a frame without faces has its one
+    row with ``face_id`` -1), ``faces`` only those with a face; ``len(frame)`` is its number of faces.
+    """
+
+    position: int  # 0-based among the analysed frames: res[position] is this frame
+    frame: int  # the source frame index (column ``frame``)
+    time_s: float
+    rows: pd.DataFrame
+    classes: list[str]
+
+    def _rows(self) -> pd.DataFrame:
+        return self.rows
+
+    @property
+    def faces(self) -> pd.DataFrame:
+        return self.rows[self.rows["face_id"] >= 0]
+
+    def __len__(self) -> int:
+        return int((self.rows["face_id"] >= 0).sum())
+
+    def __repr__(self) -> str:
+        faces = self.faces
+        shown = ", ".join(f"{int(f)}: {e if isinstance(e, str) else '-'}"
+                          for f, e in zip(faces["face_id"], faces.get("emotion", [None] * len(faces))))
+        return (f"<ResultsFrame {self.position}: frame {self.frame} at {self.time_s:.3f} s, {len(faces)} face(s)"
+                f"{' (' + shown + ')' if shown else ''}>")
+
+
+@dataclass(repr=False)
+class Results(_ColumnGroups):
+    """Per-frame, per-face results of one analysed input (see the module docstring for its sequence API)."""
 
     frames: pd.DataFrame
     classes: list[str]
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def _rows(self) -> pd.DataFrame:
+        return self.frames
+
+    # ----- a sequence of analysed frames -----
+    def _frame_rows(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The analysed frames' numbers (sorted) and each one's row positions in ``frames``."""
+        if self.frames.empty:
+            return np.zeros(0, np.int64), []
+        groups = self.frames.groupby("frame", sort=True).indices
+        keys = np.array(sorted(groups), dtype=np.int64)
+        return keys, [groups[k] for k in keys]
+
+    def __len__(self) -> int:
+        """The number of analysed frames (with or without faces)."""
+        return 0 if self.frames.empty else int(self.frames["frame"].nunique())
+
+    def _view(self, position: int, frame: int, rows: np.ndarray) -> ResultsFrame:
+        part = self.frames.iloc[rows]
+        return ResultsFrame(position, int(frame), float(part["time_s"].iloc[0]), part, list(self.classes))
+
+    def __iter__(self):
+        keys, rows = self._frame_rows()
+        for i, (k, r) in enumerate(zip(keys, rows)):
+            yield self._view(i, k, r)
+
+    def __getitem__(self, key: int | slice) -> ResultsFrame | list[ResultsFrame]:
+        """``res[i]``: the i-th analysed frame (a :class:`ResultsFrame`); ``res[a:b]``: a list of them."""
+        keys, rows = self._frame_rows()
+        if isinstance(key, slice):
+            return [self._view(i, keys[i], rows[i]) for i in range(*key.indices(len(keys)))]
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"Results are indexed by frame position (an int or a slice), not by "
+                            f"{type(key).__name__}; columns are in res.frames[...]")
+        i = int(key) + len(keys) if key < 0 else int(key)
+        if not 0 <= i < len(keys):
+            raise IndexError(f"frame position {int(key)} out of range: {len(keys)} analysed frame(s)")
+        return self._view(i, keys[i], rows[i])
+
+    def __repr__(self) -> str:
+        video = self.metadata.get("video") or {}
+        path = str(video.get("path") or "")
+        kind = video.get("kind", "video")
+        shown = Path(path).name if path and kind in ("video", "image", "images") else path
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        faces = self.faces
+        parts = [repr(shown or video.get("name") or "?"), f"frames={len(self)}",
+                 f"faces={faces['face_id'].nunique() if len(faces) else 0}", f"face_rows={len(faces)}"]
+        if "person_id" in faces.columns:
+            ids = faces["person_id"]
+            parts.append(f"persons={ids[ids >= 0].nunique()}")
+        classes = list(self.classes)
+        shown_classes = ", ".join(classes if len(classes) <= 8 else [*classes[:3], "...", *classes[-2:]])
+        parts.append(f"classes=[{shown_classes}]")
+        if self.metadata.get("va_source"):
+            parts.append(f"va_source={self.metadata['va_source']!r}")
+        return f"Results({', '.join(parts)})"
 
     @property
     def speed(self) -> dict[str, float]:
@@ -146,7 +290,8 @@ class Results:
         (interrupted while publishing), never a mix that looks complete.  See :func:`check_result_set`.
         """
         out = Path(out_dir)
-        name = name if name is not None else Path(self.metadata.get("video", {}).get("path", "video")).stem
+        video = self.metadata.get("video") or {}
+        name = name if name is not None else video.get("name") or Path(video.get("path") or "video").stem
         if not name or name in (".", "..") or "/" in name or os.sep in name or "\0" in name:
             raise OutputError(f"{name!r}: not a usable output name")
         unknown = [f for f in formats if f not in FORMATS]
@@ -193,18 +338,110 @@ class Results:
 
     @classmethod
     def load(cls, path: str | Path) -> "Results":
-        """Read results back from a ``.frames.csv``/``.frames.parquet`` file (metadata from its sidecar)."""
+        """Read results back: a ``.frames.parquet``, ``.frames.csv`` or ``.frames.json`` file, a result set's
+        ``.metadata.json`` (its frames file then: Parquet, else CSV, else JSON) or a folder that holds one
+        result set.
+
+        Metadata: the one a Parquet or JSON file carries itself (``to_parquet`` embeds it), completed by the
+        set's ``<name>.metadata.json`` beside it (which adds the list of ``outputs``); a CSV file has only the
+        latter.  Text columns (``emotion``, ``va_source``...) hold ``None`` where a row has no value, as in
+        fresh results; a Parquet file gives back the very table that was written.
+        """
         path = Path(path)
-        if path.suffix == ".parquet":
-            frames = pd.read_parquet(path)
-        elif path.suffix == ".csv":
-            frames = pd.read_csv(path)
-        else:
-            raise OutputError(f"{path}: expected a .frames.csv or .frames.parquet file")
-        meta_path = path.with_name(path.name.split(".frames.")[0] + ".metadata.json")
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        classes = meta.get("classes") or [c for c in frames.columns if c not in BASE_COLUMNS + ["emotion", "valence", "arousal"]]
+        if path.is_dir():
+            path = _single_set(path)
+        if path.name.endswith(METADATA_SUFFIX):
+            path = _frames_file(path)
+        name = path.name
+        embedded: dict[str, Any] = {}
+        try:
+            if name.endswith(".parquet"):
+                import pyarrow.parquet as pq
+
+                table = pq.read_table(path)
+                frames = _objects_back(table.to_pandas(), table.schema.metadata or {})
+                raw = (table.schema.metadata or {}).get(b"vidaffect")
+                embedded = json.loads(raw) if raw else {}
+            elif name.endswith(".csv"):
+                frames = _text_columns(pd.read_csv(path))
+            elif name.endswith(".json"):
+                doc = json.loads(path.read_text())
+                if not isinstance(doc, dict) or "frames" not in doc:
+                    raise OutputError(f"{path}: not a vidaffect .frames.json file (no 'frames' list)")
+                frames = _text_columns(pd.DataFrame.from_records(doc["frames"]))
+                embedded = doc.get("metadata") or {}
+            else:
+                raise OutputError(f"{path}: expected a .frames.parquet, .frames.csv or .frames.json file, a "
+                                  f".metadata.json file or a results folder")
+        except FileNotFoundError:
+            raise OutputError(f"{path}: file not found") from None
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"{path}: not readable as results ({exc})") from None
+        stem = name.split(".frames.")[0] if ".frames." in name else path.stem
+        meta_path = path.with_name(stem + METADATA_SUFFIX)
+        try:
+            sidecar = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"{meta_path}: unreadable metadata ({exc})") from None
+        meta = {**sidecar, **embedded}
+        classes = meta.get("classes")
+        if classes is None:  # no metadata: the columns between faces_in_frame and emotion (the writers' order)
+            cols = list(frames.columns)
+            lo = cols.index("faces_in_frame") + 1 if "faces_in_frame" in cols else 0
+            classes = cols[lo:cols.index("emotion")] if "emotion" in cols else []
         return cls(frames, list(classes), meta)
+
+
+def _none_for_missing(values: pd.Series) -> pd.Series:
+    values = values.astype(object)
+    return values.where(values.notna(), None)
+
+
+def _objects_back(frames: pd.DataFrame, schema_metadata: dict) -> pd.DataFrame:
+    """Text columns that were Python objects when written (``emotion``... as the analyser makes them: ``None``
+    where a row has none) back from the string dtype pandas reads them as; the Parquet file's pandas
+    metadata says which."""
+    try:
+        columns = json.loads(schema_metadata.get(b"pandas", b"{}")).get("columns", [])
+    except ValueError:
+        return frames
+    for c in columns:
+        name = c.get("name")
+        if c.get("numpy_type") == "object" and name in frames.columns and frames[name].dtype != object:
+            frames[name] = _none_for_missing(frames[name])
+    return frames
+
+
+def _text_columns(frames: pd.DataFrame) -> pd.DataFrame:
+    """CSV and JSON keep no types: the text columns as the analyser makes them (objects, ``None`` where a row
+    has none; an all-empty one reads as numbers), and a JSON number column without any value as floats."""
+    for col in frames.columns:
+        if col in TEXT_COLUMNS:
+            frames[col] = _none_for_missing(frames[col])
+        elif frames[col].dtype == object and frames[col].isna().all():
+            frames[col] = frames[col].astype(float)
+    return frames
+
+
+def _single_set(folder: Path) -> Path:
+    """The ``.metadata.json`` of the one result set in ``folder``; :class:`OutputError` for none or several."""
+    sets = sorted(folder.glob(f"*{METADATA_SUFFIX}"))
+    if len(sets) == 1:
+        return sets[0]
+    if not sets:
+        raise OutputError(f"{folder}: no result set here (no *{METADATA_SUFFIX} file)")
+    names = ", ".join(p.name[: -len(METADATA_SUFFIX)] for p in sets[:5]) + (", ..." if len(sets) > 5 else "")
+    raise OutputError(f"{folder}: {len(sets)} result sets ({names}); give one's {METADATA_SUFFIX} or frames file")
+
+
+def _frames_file(meta_path: Path) -> Path:
+    """The frames file of the set of ``meta_path``: Parquet, else CSV, else JSON (listed or beside it)."""
+    stem = meta_path.name[: -len(METADATA_SUFFIX)]
+    for ext in ("parquet", "csv", "json"):
+        p = meta_path.with_name(f"{stem}.frames.{ext}")
+        if p.is_file():
+            return p
+    raise OutputError(f"{meta_path}: its set has no frames file ({stem}.frames.parquet, .csv or .json)")
 
 
 # ----- result sets: staging, publishing, checking -----

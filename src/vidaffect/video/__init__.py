@@ -1,4 +1,9 @@
-"""Video decoding (one module per backend) and the demo video generator.
+"""Decoding of every input kind (one module per backend) and the demo video generator.
+
+:func:`open_video` (in :mod:`vidaffect.video.sources`) opens any input: a video file
+(:mod:`.pyav_backend`), an image or a folder of images (:mod:`.image_backend`), a NumPy array
+(:mod:`.array_backend`), a webcam (:mod:`.webcam_backend`) or a stream URL (:mod:`.stream_backend`); each
+backend's reader derives from :class:`~vidaffect.video.base.FrameReader`.
 
 The names below are loaded on first use (PEP 562), so that light modules of this
 package (e.g. :mod:`vidaffect.video.formats`, imported by every command's
@@ -10,11 +15,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vidaffect.video.pyav_backend import PyAVReader, open_video
+    from vidaffect.video.array_backend import ArrayReader
+    from vidaffect.video.base import FrameReader
+    from vidaffect.video.image_backend import ImageFolderReader, ImageReader
+    from vidaffect.video.pyav_backend import PyAVReader
+    from vidaffect.video.sources import open_video, source_kind, source_name
+    from vidaffect.video.stream_backend import StreamReader
     from vidaffect.video.types import VideoFrame, VideoInfo
+    from vidaffect.video.webcam_backend import WebcamReader
 
-__all__ = ["PyAVReader", "VideoFrame", "VideoInfo", "open_video"]
-_WHERE = {"PyAVReader": "pyav_backend", "open_video": "pyav_backend", "VideoFrame": "types", "VideoInfo": "types"}
+_WHERE = {"open_video": "sources", "source_kind": "sources", "source_name": "sources", "FrameReader": "base",
+          "PyAVReader": "pyav_backend", "ImageReader": "image_backend", "ImageFolderReader": "image_backend",
+          "ArrayReader": "array_backend", "WebcamReader": "webcam_backend", "StreamReader": "stream_backend",
+          "VideoFrame": "types", "VideoInfo": "types"}
+__all__ = list(_WHERE)
 
 
 def __getattr__(name: str) -> Any:

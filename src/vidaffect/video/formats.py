@@ -19,3 +19,16 @@ IN_PROGRESS_PATTERNS: tuple[str, ...] = ("*.part", "*.tmp", "*.crdownload", "*.p
 # few seconds, SMB/NFS copies stall for several seconds under load, and NFS clients may show attributes up to
 # a few seconds old (acregmin 3 s) while a file changes; a local drop folder can use a few seconds.
 DEFAULT_SETTLE_S = 30.0
+
+# Still images that `analyze` takes as inputs (decoded with OpenCV): one file is one frame; a folder of them is a
+# frame sequence (see docs/pipeline.md, "Inputs").
+IMAGE_EXTENSIONS: tuple[str, ...] = ("png", "jpg", "jpeg", "jpe", "bmp", "webp", "tif", "tiff", "ppm", "pgm", "pbm",
+                                     "pnm")
+DEFAULT_IMAGE_EXTS = ",".join(IMAGE_EXTENSIONS)
+# Frame rate given to inputs without timestamps (image folders, NumPy frame stacks) unless --image-fps says
+# otherwise: one image a second, so that time_s of the i-th image is i.
+DEFAULT_IMAGE_FPS = 1.0
+# URL schemes read as network streams through FFmpeg (PyAV).
+STREAM_SCHEMES: tuple[str, ...] = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https")
+# `vidaffect analyze webcam:N` (and `analyze(N)` in Python): camera N of OpenCV's VideoCapture.
+WEBCAM_PREFIX = "webcam:"

@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from vidaffect.errors import VideoError
+from vidaffect.video.base import FrameReader, check_time_options
 from vidaffect.video.types import VideoFrame, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def _is_still_image(container: av.container.InputContainer) -> bool:
     return any(n == "image2" or n.endswith("_pipe") for n in container.format.name.split(","))
 
 
-class PyAVReader:
+class PyAVReader(FrameReader):
     """Iterate over the frames of one video file.  Use :func:`open_video` to create it.
 
     Damaged data (packets the decoder rejects) is skipped: each damaged span of the requested time range
@@ -93,23 +94,15 @@ class PyAVReader:
 
     def __init__(self, path: str | os.PathLike, fps: float | None = None, start: float | None = None,
                  end: float | None = None, threads: bool = True, strict: bool = False) -> None:
-        self.path = Path(path)
-        for name, value in (("--fps", fps), ("--start", start), ("--end", end)):
-            if value is not None and not math.isfinite(value):
-                raise VideoError(f"{self.path}: {name} must be a finite number of seconds, got {value}")
-        if fps is not None and fps <= 0:
-            raise VideoError(f"{self.path}: --fps must be positive, got {fps}")
-        if start is not None and start < 0:
-            raise VideoError(f"{self.path}: --start must be >= 0 seconds, got {start}")
-        if end is not None and end <= 0:
-            raise VideoError(f"{self.path}: --end must be > 0 seconds, got {end}")
-        if start is not None and end is not None and end <= start:
-            raise VideoError(f"{self.path}: --end ({end}) must be after --start ({start})")
+        super().__init__()
+        self.path = self._as_path(path)
+        check_time_options(self.path, fps, start, end)
         self.fps, self.start, self.end = fps, start, end
         self.strict = strict
         self._threads = threads
-        self.damaged: list[dict] = []  # damaged spans met by the last iteration (in the requested range)
         self.info = self._probe()
+
+    _as_path = staticmethod(Path)  # what messages name: the file (a stream reader keeps its URL as it is)
 
     def _open(self) -> av.container.InputContainer:
         return open_container(self.path)
@@ -120,7 +113,9 @@ class PyAVReader:
             s = container.streams.video[0]
             ctx = s.codec_context
             if _is_still_image(container):
-                raise VideoError(f"{self.path}: a still image ({ctx.name} picture), not a video; nothing to analyse")
+                hint = "; give it an image extension (.png, .jpg...) to analyse it as one image" if isinstance(
+                    self.path, Path) else ""
+                raise VideoError(f"{self.path}: a still image ({ctx.name} picture), not a video{hint}")
             rate = s.average_rate or s.guessed_rate or Fraction(0)
             duration = _announced_duration(container, s)
             self._rotation = self._read_rotation(container, s)
@@ -128,9 +123,12 @@ class PyAVReader:
             if self._rotation % 180:
                 w, h = h, w
             return VideoInfo(str(self.path), int(w), int(h), float(rate), duration, int(s.frames or 0),
-                             self._rotation, ctx.name, bool(container.streams.audio))
+                             self._rotation, ctx.name, bool(container.streams.audio), *self._kind_and_name())
         finally:
             container.close()
+
+    def _kind_and_name(self) -> tuple[str, str]:
+        return "video", Path(self.path).stem
 
     def _read_rotation(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
         """Rotation from the first decodable frame's display matrix (PyAV >= 13), else the legacy 'rotate' tag."""

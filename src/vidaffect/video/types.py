@@ -19,6 +19,11 @@ class VideoInfo:
     rotation: int  # degrees, counter-clockwise display rotation that was applied
     codec: str
     has_audio: bool
+    # what the input is: "video" (a file), "image" (one still image), "images" (a folder of images),
+    # "array" (a NumPy array), "webcam" (an OpenCV camera) or "stream" (a URL read by PyAV)
+    kind: str = "video"
+    # the default name of its result set (``<name>.frames.csv``...); "" = the file name without extension
+    name: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,4 +1,8 @@
-"""``vidaffect analyze VIDEO_OR_DIR... -o OUT_DIR``: the main job from the command line.
+"""``vidaffect analyze INPUT... -o OUT_DIR``: the main job from the command line.
+
+Inputs (see :func:`collect_inputs` and docs/pipeline.md, "Inputs"): video files, image files, directories
+(searched recursively for videos and for folders of images), ``webcam:N`` and stream URLs (``rtsp://``,
+``rtmp://``, ``http(s)://``).
 
 Post-processing features (reports, annotated videos, identity...) plug in as
 modules of :mod:`vidaffect.cli.analyze_plugins`: each defines
@@ -19,7 +23,7 @@ import time
 from pathlib import Path
 
 from vidaffect.errors import OutputError, VidaffectError
-from vidaffect.video.formats import DEFAULT_EXTS, parse_exts
+from vidaffect.video.formats import DEFAULT_EXTS, DEFAULT_IMAGE_EXTS, WEBCAM_PREFIX, parse_exts
 
 DEFAULT_OUT = "vidaffect-results"
 
@@ -71,6 +75,9 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
                         "is stricter (default: the descriptor's measured value, see docs/identity-and-meld.md)")
     g = p.add_argument_group("time")
     g.add_argument("--fps", type=float, help="analyse at most this many frames per second (default: every frame)")
+    g.add_argument("--image-fps", type=float, default=None, metavar="FPS",
+                   help="timestamps of a folder of images: image i is at i / FPS seconds (--fps, --start and --end "
+                        "then choose images by these times) (default: 1, time_s counts images)")
     g.add_argument("--start", type=float, help="start at this time (seconds)")
     g.add_argument("--end", type=float, help="stop at this time (seconds)")
     g.add_argument("--smoothing-size", type=float, default=0.0, help="moving-average window in seconds applied per face to probabilities and VA, on real timestamps (default: 0, off)")
@@ -96,7 +103,8 @@ def options_from_args(args: argparse.Namespace, progress: bool = False):
         batch_size=args.batch_size, detector=args.detector, min_confidence=args.threshold, max_faces=args.max_faces,
         face_runtime=args.face_runtime, min_face=args.min_face,
         multi_face=args.multi_face, landmarks=not args.no_landmarks, mesh_every=args.mesh_every, detect_every=args.detect_every, face_size=args.face_size, mask=args.mask,
-        fps=args.fps, start=args.start, end=args.end, smoothing_size=args.smoothing_size,
+        fps=args.fps, image_fps=getattr(args, "image_fps", None), start=args.start, end=args.end,
+        smoothing_size=args.smoothing_size,
         save_crops=getattr(args, "save_crops", None), max_gap_s=args.max_gap, threads=args.threads, progress=progress,
         identity=args.identity, identity_threshold=args.identity_threshold, strict=getattr(args, "strict", False),
     ).check()
@@ -131,21 +139,71 @@ def collect_videos(inputs: list[str], exts: str) -> tuple[list[Path], list[tuple
     return videos, missing
 
 
-def output_names(videos: list[Path]) -> dict[Path, str]:
-    """The name of each video's result set (``OUT/<name>.frames.csv``...): the file name without extension,
-    or, when several videos of the run share it (compared case-insensitively: ``a/clip.mp4``,
-    ``b/clip.mp4``, ``clip.avi``), ``<stem>-<first 8 hex digits of the SHA-1 of its absolute path>`` for
-    each of them.  The same inputs always get the same names, so a rerun replaces its own sets."""
+def collect_inputs(inputs: list[str], exts: str, image_exts: str = DEFAULT_IMAGE_EXTS
+                   ) -> tuple[list[Path | str], list[tuple[Path | str, str]]]:
+    """``vidaffect analyze``'s inputs: (inputs to analyse, (input, why) for those that give none).
+
+    A file is one input (an image file, by its extension, is one image); a directory is searched recursively,
+    and each video file in it (``exts``) is one input and each folder that directly holds image files
+    (``image_exts``) and no video file is one more, its images analysed as a sequence of stills; ``webcam:N``
+    and stream URLs (``rtsp://``, ``rtmp://``, ``http(s)://``) are inputs as they are.
+    """
+    from vidaffect.errors import VideoError
+    from vidaffect.video.sources import source_kind
+    from vidaffect.video.stream_backend import redact_url
+
+    allowed, images = parse_exts(exts), parse_exts(image_exts)
+    found: list[Path | str] = []
+    missing: list[tuple[Path | str, str]] = []
+    for item in inputs:
+        if item.lower().startswith(WEBCAM_PREFIX) or "://" in item:
+            try:
+                source_kind(item)
+            except VideoError as exc:
+                label, why = redact_url(item) if "://" in item else item, str(exc)
+                missing.append((label, why[len(f"{label}: "):] if why.startswith(f"{label}: ") else why))
+                continue
+            found.append(item)
+            continue
+        p = Path(item)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file())
+            videos = [f for f in files if f.suffix.lower() in allowed]
+            folders = sorted({f.parent for f in files if f.suffix.lower() in images and not f.name.startswith(".")}
+                             - {v.parent for v in videos})
+            if not videos and not folders:
+                missing.append((p, f"no video files with extensions {sorted(allowed)}"
+                                   + (f" and no image files ({', '.join(sorted(images))})" if images else "")))
+            found.extend(videos)
+            found.extend(folders)
+        elif p.exists():
+            found.append(p)
+        else:
+            missing.append((p, "file not found"))
+    return found, missing
+
+
+def output_names(videos: list[Path | str]) -> dict[Path | str, str]:
+    """The name of each input's result set (``OUT/<name>.frames.csv``...): the file name without extension (a
+    folder's name; ``webcamN``; a URL's host, port and path), or, when several inputs of the run share it
+    (compared case-insensitively: ``a/clip.mp4``, ``b/clip.mp4``, ``clip.avi``), ``<name>-<first 8 hex
+    digits of the SHA-1 of its absolute path (or URL)>`` for each of them.  The same inputs always get the
+    same names, so a rerun replaces its own sets."""
+    from vidaffect.video.sources import source_name
+
     def key(name: str) -> str:
         return name.casefold()
 
-    def hashed(v: Path, digits: int) -> str:
-        return f"{v.stem}-{hashlib.sha1(str(v.absolute()).encode()).hexdigest()[:digits]}"
+    base = {v: source_name(v) for v in videos}
+
+    def hashed(v: Path | str, digits: int) -> str:
+        where = str(v.absolute()) if isinstance(v, Path) else v
+        return f"{base[v]}-{hashlib.sha1(where.encode()).hexdigest()[:digits]}"
 
     counts: dict[str, int] = {}
     for v in videos:
-        counts[key(v.stem)] = counts.get(key(v.stem), 0) + 1
-    names = {v: v.stem if counts[key(v.stem)] == 1 else hashed(v, 8) for v in videos}
+        counts[key(base[v])] = counts.get(key(base[v]), 0) + 1
+    names = {v: base[v] if counts[key(base[v])] == 1 else hashed(v, 8) for v in videos}
     taken: set[str] = set()
     for v in videos:  # a file really named like another one's hashed name: give it the full hash
         if key(names[v]) in taken:
@@ -154,14 +212,17 @@ def output_names(videos: list[Path]) -> dict[Path, str]:
     return names
 
 
-def unique_videos(videos: list[Path]) -> list[Path]:
-    """``videos`` without repeats of the same file (given twice, or as a file and inside a directory)."""
+def unique_videos(videos: list[Path | str]) -> list[Path | str]:
+    """``videos`` without repeats of the same input (given twice, or as a file and inside a directory)."""
     seen, out = set(), []
     for v in videos:
-        try:
-            k = v.resolve()
-        except OSError:
-            k = v.absolute()
+        if isinstance(v, Path):
+            try:
+                k = v.resolve()
+            except OSError:
+                k = v.absolute()
+        else:
+            k = v
         if k not in seen:
             seen.add(k)
             out.append(v)
@@ -189,10 +250,11 @@ def setup_logging(log_file: str | None, quiet: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
 
 
-def _print_summary(video: Path, res, paths: dict[str, Path], seconds: float) -> None:
+def _print_summary(video: Path | str, res, paths: dict[str, Path], seconds: float) -> None:
     meta = res.metadata
     s = res.summary()
-    print(f"\n{video.name}: {meta['frames_analysed']} frames in {seconds:.1f} s "
+    shown = video.name if isinstance(video, Path) else _label(video)
+    print(f"\n{shown}: {meta['frames_analysed']} frames in {seconds:.1f} s "
           f"({meta['frames_analysed'] / max(seconds, 1e-9):.1f} fps), {len(s)} face track(s)")
     for r in s.head(8).itertuples(index=False):
         print(f"  face {r.face_id:>3}: {r.first_s:6.2f}-{r.last_s:6.2f} s  on screen {r.on_screen_s:6.2f} s  "
@@ -218,11 +280,27 @@ def start_run(args: argparse.Namespace, expand=collect_videos) -> tuple[list[str
     return formats, out, videos, missing
 
 
+def _label(source: Path | str) -> str:
+    """How messages name an input: its path, webcam:N, or its URL without password and query."""
+    if isinstance(source, Path):
+        return str(source)
+    from vidaffect.video.sources import source_label
+
+    return source_label(source)
+
+
+# plugins that need a video file to read again (the report's player and the annotated copy)
+VIDEO_FILE_PLUGINS = ("report",)
+
+
 def run_analyze(args: argparse.Namespace) -> int:
     from vidaffect.pipeline.analyzer import Analyzer
     from vidaffect.results.results import add_outputs
 
-    formats, out, videos, failures = start_run(args)
+    def expand(inputs: list[str], exts: str):
+        return collect_inputs(inputs, exts, args.image_exts)
+
+    formats, out, videos, failures = start_run(args, expand=expand)
     log = logging.getLogger("vidaffect.analyze")
     if not videos:
         return 1
@@ -235,17 +313,31 @@ def run_analyze(args: argparse.Namespace) -> int:
     try:
         for video in videos:
             t0 = time.perf_counter()
+            label = _label(video)
             try:
-                res = analyzer.analyze(video, name=names[video])
+                source = video
+                if isinstance(video, Path) and video.is_dir():  # a folder of images: only the --image-exts ones
+                    from vidaffect.video import open_video
+
+                    source = open_video(video, fps=opts.fps, start=opts.start, end=opts.end, strict=opts.strict,
+                                        image_fps=opts.image_fps, image_exts=parse_exts(args.image_exts))
+                res = analyzer.analyze(source, name=names[video])
                 for w in res.metadata.get("warnings", []):
-                    print(f"vidaffect: warning: {video}: {w}", file=sys.stderr)
-                for plugin in plugins:
+                    print(f"vidaffect: warning: {label}: {w}", file=sys.stderr)
+                kind = (res.metadata.get("video") or {}).get("kind", "video")
+                active = plugins
+                if kind != "video":  # not a video file: no report or annotated copy
+                    active = [pl for pl in plugins if pl.__name__.rsplit(".", 1)[-1] not in VIDEO_FILE_PLUGINS]
+                    if getattr(args, "report", False) or getattr(args, "annotate", False):
+                        print(f"vidaffect: warning: {label}: --report and --annotate need a video file, skipped "
+                              f"for this input ({kind})", file=sys.stderr)
+                for plugin in active:
                     if hasattr(plugin, "before_save"):
                         plugin.before_save(args, video, res, analyzer)
                 saved = res.save(out, formats, plot=not args.no_plot, events_form=args.events_format,
                                  name=names[video])
                 paths = dict(saved)
-                for plugin in plugins:
+                for plugin in active:
                     if hasattr(plugin, "after_save"):
                         paths.update(plugin.after_save(args, video, res, out, paths) or {})
                 added = {k: p for k, p in paths.items() if k not in saved and Path(p).parent == out
@@ -254,13 +346,13 @@ def run_analyze(args: argparse.Namespace) -> int:
                     add_outputs(saved["metadata"], added)
             except VidaffectError as exc:
                 why = str(exc)
-                why = why[len(f"{video}: "):] if why.startswith(f"{video}: ") else why
-                print(f"vidaffect: error: {video}: {why}", file=sys.stderr)
-                log.error("%s: %s", video, why)
-                failures.append((video, why))
+                why = why[len(f"{label}: "):] if why.startswith(f"{label}: ") else why
+                print(f"vidaffect: error: {label}: {why}", file=sys.stderr)
+                log.error("%s: %s", label, why)
+                failures.append((label, why))
                 continue
             done.append(video)
-            log.info("%s: done in %.1f s", video, time.perf_counter() - t0)
+            log.info("%s: done in %.1f s", label, time.perf_counter() - t0)
             if not args.quiet:
                 _print_summary(video, res, paths, time.perf_counter() - t0)
     finally:
@@ -279,16 +371,24 @@ def run_analyze(args: argparse.Namespace) -> int:
 def register(cli) -> None:
     p = cli.top.add_parser(
         "analyze", help="analyse videos: per-frame, per-face emotions, valence/arousal",
-        description="Detect, track and align every face of each video, run the emotion model and write per-frame "
+        description="Detect, track and align every face of each video (or image, folder of images, webcam, stream "
+                    "URL), run the emotion model and write per-frame "
                     "per-face results (CSV/Parquet/JSON), a per-face summary, VTT emotion events, a VA trend plot "
-                    "and a metadata file into OUT_DIR as <name>.<kind>.<ext>: <name> is the video's file name "
-                    "without extension, plus '-' and 8 hex digits of its path's hash when several inputs share it. "
+                    "and a metadata file into OUT_DIR as <name>.<kind>.<ext>: <name> is the input's file name "
+                    "without extension (a folder's name, webcamN, a URL's host and path), plus '-' and 8 hex "
+                    "digits of its path's hash when several inputs share it. "
                     "The metadata file is written last and lists every file of the set: a set without it is "
                     "incomplete (docs/pipeline.md, Guarantees).",
     )
-    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR", help="video files and/or directories (searched recursively)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="video files, image files (each one image), directories (searched recursively: each video "
+                        "file is an input, and each folder of images, its images analysed one by one as a sequence "
+                        "of stills), webcam:N (camera N, needs --end) or stream URLs (rtsp://, rtmp://, http(s)://)")
     p.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="OUT_DIR", help="output directory (default: %(default)s)")
     p.add_argument("--video-exts", default=DEFAULT_EXTS, help="extensions of videos looked for in directories (default: %(default)s)")
+    p.add_argument("--image-exts", default=DEFAULT_IMAGE_EXTS,
+                   help="extensions of images: a folder holding such files (and no video) is a sequence of stills; "
+                        "empty: look for videos only (default: %(default)s)")
     add_analysis_arguments(p)
     g = p.add_argument_group("output")
     g.add_argument("--format", default="csv", help="comma-separated result formats: csv, parquet, json (default: %(default)s)")
