@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from video_fixtures import shared_video
@@ -117,3 +118,27 @@ def test_quality_and_geometry_columns(multi_face):
     assert ((fitted["eye_open_left"] > 0.05) & (fitted["eye_open_left"] < 0.6)).mean() > 0.95
     no_face = res.frames[res.frames["face_id"] < 0]
     assert not no_face["detected"].astype(bool).any()
+
+
+@pytest.mark.integration
+def test_save_landmarks_writes_a_parquet_side_table_keyed_by_frame_and_face(tmp_path):
+    import pyarrow.parquet as pq
+
+    from vidaffect.cli.main import main
+
+    out = tmp_path / "out"
+    assert main(["analyze", str(shared_video("single_face.mp4")), "-o", str(out), "-q", "--no-plot",
+                 "--save-landmarks", "--end", "1"]) == 0
+    frames = pd.read_csv(out / "single_face.frames.csv")
+    table = pq.read_table(out / "single_face.landmarks.parquet")
+    assert table.column_names == ["frame", "time_s", "face_id", "person_id", "landmarks"]
+    lm = np.stack(table.column("landmarks").to_numpy(zero_copy_only=False)).reshape(-1, 468, 2)
+    faces = frames[frames["face_id"] >= 0]
+    assert table.num_rows == len(faces)
+    assert table.column("frame").to_pylist() == faces["frame"].tolist()
+    # the mesh lies on the face: its bounding box sits inside the (loose) face box, wider than half of it
+    inside = (lm[:, :, 0].min(1) > faces["x1"].to_numpy() - 5) & (lm[:, :, 0].max(1) < faces["x2"].to_numpy() + 5)
+    assert inside.mean() > 0.9
+    assert ((lm[:, :, 0].max(1) - lm[:, :, 0].min(1)) > 0.5 * faces["face_px"].to_numpy()).all()
+    meta = __import__("json").loads((out / "single_face.metadata.json").read_text())
+    assert "landmarks" in meta["outputs"]

@@ -78,6 +78,7 @@ class AnalyzeOptions:
     threads: int = 1
     progress: bool = False
     strict: bool = False  # damaged video data fails the video instead of being skipped and recorded
+    save_landmarks: bool = False  # keep every face row's 468 mesh points: Results.landmarks, <name>.landmarks.parquet
 
     def settings(self) -> dict[str, Any]:
         """Settings that change results (recorded in metadata; used for settings hashes)."""
@@ -88,6 +89,8 @@ class AnalyzeOptions:
             d.pop("strict")
         if d["image_fps"] is None:  # likewise: only set for inputs without timestamps
             d.pop("image_fps")
+        if not d["save_landmarks"]:  # an extra output file, the same results
+            d.pop("save_landmarks")
         return d
 
     def check(self) -> "AnalyzeOptions":
@@ -192,9 +195,10 @@ def iter_tracked_faces(path: Any, fps: float | None = None, start: float | None 
 class _Table:
     """Column store of result rows, filled as frames and model outputs arrive."""
 
-    def __init__(self, classes: tuple[str, ...]) -> None:
+    def __init__(self, classes: tuple[str, ...], keep_landmarks: bool = False) -> None:
         self.classes = classes
         self.cols: dict[str, list] = defaultdict(list, {c: [] for c in BASE_COLUMNS})  # columns even when empty
+        self.landmarks: list[np.ndarray | None] | None = [] if keep_landmarks else None
         self.probs: list[np.ndarray | None] = []
         self.va: list[tuple[float, float] | None] = []
         self.extra: dict[str, dict[int, float]] = defaultdict(dict)
@@ -218,6 +222,10 @@ class _Table:
             self.cols["faces_in_frame"].append(n)
             for k, values in geometry.items():
                 self.cols[k].append(values[i] if n else (False if k in ("detected", "mesh_fit") else np.nan))
+            if self.landmarks is not None:
+                lm = dets.landmarks[i] if n and dets.landmarks is not None else None
+                self.landmarks.append(None if not n else lm.astype(np.float32).reshape(-1) if lm is not None
+                                      else np.full(936, np.nan, np.float32))
             self.probs.append(None)
             self.va.append(None)
         return np.arange(first, first + n, dtype=np.int64)
@@ -406,7 +414,7 @@ class Analyzer:
         name = name or reader_info.name or Path(reader_info.path).stem
         model.reset()
         classes = tuple(model.classes)
-        table = _Table(classes)
+        table = _Table(classes, opts.save_landmarks)
         pending: list[tuple[np.ndarray, np.ndarray, Detections, VideoFrame]] = []
         pending_faces = 0
         held: list[tuple[VideoFrame, Detections, np.ndarray]] = []
@@ -512,6 +520,11 @@ class Analyzer:
         df = table.frame()
         if tracker.merged:  # tracks re-identified after they started continue the earlier track's id
             df["face_id"] = df["face_id"].replace(tracker.merged)
+        landmarks = None
+        if table.landmarks is not None:
+            keep = (df["face_id"] >= 0) & ~df["face_id"].isin(list(tracker.discarded))
+            landmarks = df.loc[keep, ["frame", "time_s", "face_id"]].reset_index(drop=True)
+            landmarks["landmarks"] = [table.landmarks[i] for i in np.flatnonzero(keep.to_numpy())]
         df = drop_tracks(df, tracker.discarded)
         va_source = model.va_source
         if va_source is None and classes:
@@ -561,7 +574,10 @@ class Analyzer:
             "fps": round(n_frames / total, 2) if total > 0 else None,
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        return Results(df.reset_index(drop=True), list(classes), meta)
+        if landmarks is not None and "person_id" in df.columns:
+            person = df.loc[df["face_id"] >= 0].drop_duplicates("face_id").set_index("face_id")["person_id"]
+            landmarks.insert(3, "person_id", landmarks["face_id"].map(person).fillna(-1).astype("int64"))
+        return Results(df.reset_index(drop=True), list(classes), meta, landmarks=landmarks)
 
     def _link_persons(self, df: pd.DataFrame, tracks: list[Track], tracker: FaceTracker) -> dict[str, Any]:
         """Add ``person_id`` to ``df`` in place (tracks linked into persons); returns the metadata entry."""

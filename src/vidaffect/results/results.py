@@ -121,6 +121,9 @@ class Results(_ColumnGroups):
     frames: pd.DataFrame
     classes: list[str]
     metadata: dict[str, Any] = field(default_factory=dict)
+    # with ``save_landmarks``: one row per face row (frame, time_s, face_id[, person_id]) and its 468 mesh
+    # points as ``landmarks`` (936 floats: x0, y0, x1, y1, ...; NaN without a mesh)
+    landmarks: pd.DataFrame | None = field(default=None, repr=False)
 
     def _rows(self) -> pd.DataFrame:
         return self.frames
@@ -334,7 +337,22 @@ class Results(_ColumnGroups):
         if plot:
             paths["plot"] = folder / f"{name}.va_trend.png"
             self.plot(paths["plot"])
+        if self.landmarks is not None:
+            paths["landmarks"] = self.landmarks_to_parquet(folder / f"{name}.landmarks.parquet")
         return paths
+
+    def landmarks_to_parquet(self, path: str | Path) -> Path:
+        """The landmarks side table as Parquet (``landmarks``: a fixed-size list of 936 float32 per row)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        lm = self.landmarks
+        cols = {c: pa.array(lm[c].to_numpy()) for c in lm.columns if c != "landmarks"}
+        flat = np.stack(lm["landmarks"].to_numpy()).astype(np.float32) if len(lm) else np.zeros((0, 936), np.float32)
+        cols["landmarks"] = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), 936)
+        with atomic_path(path) as tmp:
+            pq.write_table(pa.table(cols), tmp)
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> "Results":

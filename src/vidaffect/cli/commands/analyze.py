@@ -61,6 +61,9 @@ def add_analysis_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--detect-every", type=int, default=6, metavar="N", help="run face detection on every N-th frame; in between, sparse optical flow (Lucas-Kanade + a RANSAC similarity) carries each face, and a face flow cannot follow is dropped until the next detection. 1 = detect on every frame (slowest, exact). Measured against 1 with the mesh on every frame (benchmarks/detection_schedule_quality.py): N=6 keeps 99-100%% of the faces, box IoU 0.91-0.95 and the dominant emotion of 90-97%% of them at 4.3-4.5x the speed; N=3 gives IoU 0.93-0.96 at 3.5x (default: %(default)s)")
     g.add_argument("--mesh-every", type=int, default=2, metavar="N", help="run the face mesh on every N-th detection frame; in between, each face's last mesh follows its keypoints (default: %(default)s)")
     g.add_argument("--face-size", type=int, default=112, help="side of the aligned face crops in pixels (saved crops, aligned-crop models) (default: %(default)s)")
+    g.add_argument("--save-landmarks", action="store_true",
+                   help="also write every face row's 468 face-mesh points (image pixels) to <name>.landmarks.parquet, "
+                        "keyed by frame and face_id (and person_id): column 'landmarks', 936 floats x0, y0, x1, y1, ...")
     g.add_argument("--mask", action="store_true", help="keep only the face region (convex hull of the landmarks) in the crops, as the MIMAMO API did")
     g.add_argument("--max-gap", type=float, default=1.0, help="seconds a face may go undetected and still be matched to its track by position; later in the same shot it is matched by its face embedding (default: %(default)s)")
     g = p.add_argument_group("people")
@@ -107,6 +110,7 @@ def options_from_args(args: argparse.Namespace, progress: bool = False):
         smoothing_size=args.smoothing_size,
         save_crops=getattr(args, "save_crops", None), max_gap_s=args.max_gap, threads=args.threads, progress=progress,
         identity=args.identity, identity_threshold=args.identity_threshold, strict=getattr(args, "strict", False),
+        save_landmarks=getattr(args, "save_landmarks", False),
     ).check()
 
 
