@@ -142,3 +142,26 @@ def test_save_landmarks_writes_a_parquet_side_table_keyed_by_frame_and_face(tmp_
     assert ((lm[:, :, 0].max(1) - lm[:, :, 0].min(1)) > 0.5 * faces["face_px"].to_numpy()).all()
     meta = __import__("json").loads((out / "single_face.metadata.json").read_text())
     assert "landmarks" in meta["outputs"]
+
+
+@pytest.mark.integration
+def test_summary_per_person_adds_up_the_persons_tracks(tmp_path):
+    """Persons across cuts (the montage of the cross-cut test): one summary row per person, its frames the
+    sum of its tracks' frames, and the <name>.persons.csv file written with the set."""
+    from vidaffect.results.results import Results
+
+    video = tmp_path / "montage.mp4"
+    _montage(video, [("multi_face.avi", 0.0, 1.0), ("WolfgangLanger_Pexels.mp4", 2.0, 1.0),
+                     ("multi_face.avi", 20.0, 1.0)])
+    with Analyzer() as an:
+        res = an.analyze(video)
+    per_face, per_person = res.summary(), res.summary(by="person")
+    assert len(per_person) == res.faces["person_id"].nunique() < len(per_face)
+    frames = per_face.groupby("person_id")["frames"].sum()
+    assert dict(zip(per_person["person_id"], per_person["frames"])) == frames.to_dict()
+    several = per_person[per_person["face_ids"].str.contains(" ")]
+    assert len(several) >= 1  # someone seen in two shots is one person with two tracks
+    paths = res.save(tmp_path / "out", plot=False)
+    saved = pd.read_csv(paths["persons"])
+    assert list(saved["person_id"]) == list(per_person["person_id"])
+    assert isinstance(Results.load(tmp_path / "out" / "montage.frames.csv"), Results)

@@ -198,30 +198,38 @@ class Results(_ColumnGroups):
     def face_ids(self) -> list[int]:
         return sorted(int(i) for i in self.faces["face_id"].unique())
 
-    def summary(self) -> pd.DataFrame:
-        """Per face: first/last time, time on screen, frames, mean VA, dominant emotion and emotion shares.
+    def summary(self, by: str = "face") -> pd.DataFrame:
+        """Per face track (``by="face"``) or per person (``by="person"``: the person's tracks together; needs
+        ``person_id``): first/last time, time on screen, frames, mean VA, dominant emotion and emotion shares.
 
         ``on_screen_s`` adds up the real durations of the analysed frames that show the face (see
         :meth:`frame_durations`), so variable-frame-rate videos and ``--fps`` sampling are counted right.
         """
+        if by not in ("face", "person"):
+            raise ValueError(f"summary by 'face' or 'person', not {by!r}")
+        key = "face_id" if by == "face" else "person_id"
         faces = self.faces
+        if key not in faces.columns:
+            raise ValueError("summary by person needs person_id (analysed without --no-identity)")
         shown = self.frame_durations()
         rows = []
-        for fid, g in faces.groupby("face_id"):
+        for fid, g in faces.groupby(key):
             shares = g["emotion"].value_counts(normalize=True)
             row = {
-                "face_id": int(fid), "first_s": float(g["time_s"].min()), "last_s": float(g["time_s"].max()),
+                key: int(fid), "first_s": float(g["time_s"].min()), "last_s": float(g["time_s"].max()),
                 "on_screen_s": round(float(shown.reindex(g["time_s"].unique()).sum()), 3), "frames": int(len(g)),
                 "mean_valence": float(g["valence"].mean()), "mean_arousal": float(g["arousal"].mean()),
                 "dominant_emotion": str(shares.index[0]) if len(shares) else None,
             }
+            if by == "person":
+                row["face_ids"] = " ".join(str(int(f)) for f in sorted(g["face_id"].unique()))
             for col in ("person_id", "person_name"):  # added by the identity stage
-                if col in g.columns:
+                if col in g.columns and col != key:
                     row[col] = g[col].iloc[0]
             for c in self.classes:
                 row[f"share_{c}"] = float(shares.get(c, 0.0))
             rows.append(row)
-        cols = ["face_id", "first_s", "last_s", "on_screen_s", "frames", "mean_valence", "mean_arousal",
+        cols = [key, "first_s", "last_s", "on_screen_s", "frames", "mean_valence", "mean_arousal",
                 "dominant_emotion"] + [f"share_{c}" for c in self.classes]
         return pd.DataFrame(rows, columns=cols if not rows else None)
 
@@ -332,6 +340,11 @@ class Results(_ColumnGroups):
         with atomic_path(summary_path) as tmp:
             self.summary().to_csv(tmp, index=False, float_format="%.4g")
         paths["summary"] = summary_path
+        if "person_id" in self.frames.columns:
+            persons_path = folder / f"{name}.persons.csv"
+            with atomic_path(persons_path) as tmp:
+                self.summary(by="person").to_csv(tmp, index=False, float_format="%.4g")
+            paths["persons"] = persons_path
         ext = "jsonl" if events_form == "frames" else "json"
         paths["events"] = self.to_events(folder / f"{name}.events.{ext}", form=events_form)
         if plot:
