@@ -53,7 +53,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, NoReturn
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, NoReturn
 
 import numpy as np
 
@@ -424,17 +425,31 @@ def slot_truth(src: Source, slot: Slot, pos: int) -> list[float]:
     return [round(float(v), 1) for v in clipped] + [int(dont_care)]
 
 
+@contextmanager
+def h264_writer(path: Path, size: tuple[int, int], fps: int = FPS) -> Iterator[Callable[[np.ndarray], None]]:
+    """``write(rgb)`` for frames of ``size`` (width, height) into an H.264 file (CRF 16), flushed at the end."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"crf": "16", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+
+        def write(image: np.ndarray) -> None:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+
+        yield write
+        for packet in stream.encode():
+            container.mux(packet)
+
+
 def render_canvas(name: str, clips: list[list[Segment]], sources: dict[str, Source], frames: dict,
                   backgrounds: list[np.ndarray], out: Path) -> dict:
     """Encode one canvas's clips to ``out`` (H.264) and return its ground truth."""
-    import av
-
     canvas = CANVASES[name]
     truth, segment_starts, clip_starts, slots_info = [], [], [], []
     tmp = out.with_suffix(".part.mp4")
-    with av.open(str(tmp), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS, options={"crf": "16", "preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt = canvas[0], canvas[1], "yuv420p"
+    with h264_writer(tmp, canvas) as write:
         for segments in clips:
             clip_starts.append(len(truth))
             for seg in segments:
@@ -451,10 +466,7 @@ def render_canvas(name: str, clips: list[list[Segment]], sources: dict[str, Sour
                         paste(image, slot_image(frames[slot.source, int(src.frames[pos])], slot), slot.tile)
                         boxes.append(slot_truth(src, slot, pos))
                     truth.append(boxes)
-                    for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                        container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+                    write(image)
     os.replace(tmp, out)
     return {"canvas": name, "size": list(canvas), "fps": FPS, "clip_starts": clip_starts,
             "segment_starts": segment_starts, "segments": slots_info, "frames": truth}

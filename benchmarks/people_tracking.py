@@ -135,13 +135,9 @@ def plan_clip(rng: np.random.Generator, sources: dict[str, fr.Source], args: arg
 def render_clip(shots: list[dict], sources: dict[str, fr.Source], frames: dict, backgrounds: list[np.ndarray],
                 out: Path) -> list[list[list[Any]]]:
     """Encode a clip; per frame the true faces ``[x1, y1, x2, y2, dont_care, person, shot]``."""
-    import av
-
     truth = []
     tmp = out.with_suffix(".part.mp4")
-    with av.open(str(tmp), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS, options={"crf": "16", "preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt = CANVAS[0], CANVAS[1], "yuv420p"
+    with fr.h264_writer(tmp, CANVAS, FPS) as write:
         for s, shot in enumerate(shots):
             for k in range(len(shot["slots"][0]["positions"]) if shot["slots"] else 0):
                 bg = backgrounds[fr.bounce(shot["background_start"] + k, len(backgrounds))]
@@ -157,10 +153,7 @@ def render_clip(shots: list[dict], sources: dict[str, fr.Source], frames: dict, 
                     fr.paste(image, fr.slot_image(frames[slot["source"], int(src.frames[pos])], sl), sl.tile)
                     boxes.append(fr.slot_truth(src, sl, pos) + [slot["person"], s])
                 truth.append(boxes)
-                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                    container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+                write(image)
     os.replace(tmp, out)
     return truth
 

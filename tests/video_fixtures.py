@@ -16,6 +16,12 @@ VIDEOS = SHARED / "data" / "videos"
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 
+def noise_frames(n: int, w: int = 128, h: int = 96, seed: int = 0) -> list[np.ndarray]:
+    """``n`` frames of grey noise (no face in them)."""
+    rng = np.random.default_rng(seed)
+    return [np.clip(rng.normal(128, 40, (h, w, 3)), 0, 255).astype(np.uint8) for _ in range(n)]
+
+
 def shared_video(name: str) -> Path:
     """Path of a shared test video, or skip the test with the reason."""
     path = VIDEOS / name
@@ -25,13 +31,15 @@ def shared_video(name: str) -> Path:
 
 
 def write_video(path: Path, frames: list[np.ndarray], pts_s: list[float] | None = None, fps: int = 25,
-                codec: str = "mpeg4", gop_size: int | None = None, options: dict[str, str] | None = None) -> Path:
+                codec: str = "mpeg4", gop_size: int | None = None, options: dict[str, str] | None = None,
+                faststart: bool = False) -> Path:
     """Encode RGB frames; ``pts_s`` gives each frame's timestamp (variable frame rate) in seconds.
 
-    ``gop_size``: frames between key frames; ``options``: encoder options (e.g. ``{"qscale": "2"}``).
+    ``gop_size``: frames between key frames; ``options``: encoder options (e.g. ``{"qscale": "2"}``);
+    ``faststart``: an MP4 with its index (moov) before the data, as web videos are (a cut copy still opens).
     """
     h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as out:
         s = out.add_stream(codec, rate=fps)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         if gop_size is not None:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from video_fixtures import VIDEOS, numbered_frames, write_video
+from video_fixtures import VIDEOS, noise_frames, numbered_frames, write_video
 from vidaffect.cli.main import main
 from vidaffect.results.results import STAGING_PREFIX, Results, check_result_set
 
@@ -40,11 +40,6 @@ def result_sets(out: Path) -> dict[str, dict]:
         assert check_result_set(meta) == [], check_result_set(meta)
         sets[meta.name[: -len(".metadata.json")]] = json.loads(meta.read_text())
     return sets
-
-
-def noise_frames(n: int, w: int = 128, h: int = 96, seed: int = 0) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [np.clip(rng.normal(128, 40, (h, w, 3)), 0, 255).astype(np.uint8) for _ in range(n)]
 
 
 # ----- 1 -----
@@ -189,20 +184,7 @@ def test_case04_sigint_during_cli_save_never_leaves_a_mixed_set(tmp_path, capsys
 # ----- 5 -----
 def faststart_mp4(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
     """An MP4 with its index (moov) before the data, as web videos are: a cut copy still opens."""
-    import av
-
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
-        s = out.add_stream("mpeg4", rate=fps)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        for i, img in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
-    return path
+    return write_video(path, frames, fps=fps, faststart=True)
 
 
 def test_case05_truncated_file_with_end_is_judged_against_the_range(tmp_path, capsys):

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from video_fixtures import numbered_frames, write_video
+from video_fixtures import noise_frames, numbered_frames, write_video
 from vidaffect.cli.main import main
 from vidaffect.results.results import STAGING_PREFIX, check_result_set
 
@@ -82,24 +82,11 @@ def assert_outcome(rc: int, stderr: str, out: Path, name: str, start: float | No
 
 # ----- damaged video bytes -----
 def _noise(n: int, w: int, h: int, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [np.clip(rng.normal(128, 40, (h, w, 3)), 0, 255).astype(np.uint8) for _ in range(n)]
+    return noise_frames(n, w, h, seed)
 
 
 def _faststart(path: Path, frames: list[np.ndarray]) -> Path:
-    import av
-
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
-        s = out.add_stream("mpeg4", rate=25)
-        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        for i, img in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
-    return path
+    return write_video(path, frames, fps=25, faststart=True)
 
 
 @pytest.fixture(scope="module")
