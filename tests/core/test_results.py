@@ -69,6 +69,15 @@ def test_vtt_events_one_per_change_per_face():
     assert len(coords) == 4 and coords[2] == 5.0  # x, y, width, height
 
 
+def test_vtt_events_and_lines_name_the_person_when_people_are_on():
+    table = frames_table()
+    table["person_id"] = table["face_id"].map({0: 7, 1: 3, -1: -1})
+    events = vtt_events(table)
+    assert {e["object"]["id"]: e["object"]["person"] for e in events} == {"0": "7", "1": "3"}
+    assert {(line["id"], line["person"]) for line in vtt_frame_lines(table)} == {(0, 7), (1, 3)}
+    assert "person" not in vtt_events(frames_table())[0]["object"]  # without people: the schema as it was
+
+
 def test_vtt_frame_lines_form():
     lines = vtt_frame_lines(frames_table())
     assert len(lines) == 9

@@ -9,6 +9,10 @@ Two forms:
 * ``"frames"`` (the JSON-lines files the project actually wrote): one line per
   frame and face: ``{"type": "emotion", "class": ..., "frames": <frame>,
   "coordinates": [xmin, ymin, xmax, ymax], "id": <face id>}``.
+
+With people on (a ``person_id`` column), every event object and frame line also
+carries ``"person"``: the person the face track belongs to (vidaffect's addition
+to the schema; readers that do not know it can ignore it).
 """
 from __future__ import annotations
 
@@ -38,6 +42,8 @@ def vtt_events(frames: pd.DataFrame, object_form: str = "id", id_column: str = "
                 obj = {"coordinates": [float(r.x1), float(r.y1), float(r.x2 - r.x1), float(r.y2 - r.y1)]}
             else:
                 obj = {"id": str(getattr(r, id_column))}
+            if id_column != "person_id" and hasattr(r, "person_id") and int(r.person_id) >= 0:
+                obj["person"] = str(int(r.person_id))
             events.append({"type": "emotion", "class": str(r.emotion), "seconds": round(float(r.time_s), 3), "object": obj})
     events.sort(key=lambda e: e["seconds"])
     return events
@@ -46,10 +52,11 @@ def vtt_events(frames: pd.DataFrame, object_form: str = "id", id_column: str = "
 def vtt_frame_lines(frames: pd.DataFrame) -> list[dict]:
     """Per-frame, per-face records in the JSON-lines form, in frame order."""
     rows = frames[(frames["face_id"] >= 0) & frames["emotion"].notna()].sort_values(["frame", "face_id"])
+    people = "person_id" in rows.columns
     return [
         {"type": "emotion", "class": str(r.emotion), "frames": int(r.frame),
          "coordinates": [round(float(r.x1), 1), round(float(r.y1), 1), round(float(r.x2), 1), round(float(r.y2), 1)],
-         "id": int(r.face_id)}
+         "id": int(r.face_id), **({"person": int(r.person_id)} if people else {})}
         for r in rows.itertuples(index=False)
     ]
 
