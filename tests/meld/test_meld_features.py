@@ -169,6 +169,15 @@ def test_features_and_eval_cli_end_to_end(tiny_meld, tmp_path):
     assert set(r) == {"text", "audio", "face", "fused"}
     for m in r.values():
         assert 0.0 <= m["weighted_f1"] <= 1.0 and np.array(m["confusion"]).sum() == 6
+    # fusion learned on a dev table (here the same 6 utterances): weights over the three modalities
+    assert main(["meld", "eval", "--train", str(feats), "--dev", str(feats), "--test", str(feats), "--fusion",
+                 "weighted", "-o", str(report), "-q"]) == 0
+    r = json.loads(report.read_text())
+    assert set(r["fused"]["weights"]) == {"text", "audio", "face"} and r["fused"]["dev_n"] == 6
+    assert sum(r["fused"]["weights"].values()) == pytest.approx(1.0)
+    assert main(["meld", "eval", "--train", str(feats), "--test", str(feats), "--label", "Sentiment", "-o",
+                 str(report), "-q"]) == 0
+    assert json.loads(report.read_text())["fused"]["classes"] == ["neutral", "positive", "negative"]
     assert main(["meld", "eval", "--train", str(tmp_path / "none.csv"), "--test", str(feats), "-q"]) == 1
 
 

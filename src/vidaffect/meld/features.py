@@ -1,10 +1,12 @@
 """Per-utterance features of a MELD table: text (VADER), audio (eGeMAPS), face (speaker's emotions),
-optionally textemb (all-MiniLM-L6-v2 sentence embedding).
+optionally textemb (all-MiniLM-L6-v2 sentence embedding) and context (the conversation-aware text
+model's emotion and sentiment probabilities, :mod:`vidaffect.meld.context`).
 
 One row per utterance keyed ``"{dialogue}_{utterance}"`` with the labels
 (``Emotion``, ``Sentiment``), the speaker-face choice and the feature columns
-``text_*``, ``audio_*``, ``face_*``, ``textemb_*``.  Utterances whose clip is missing keep
-their text features and get NaN audio/face features.
+``text_*``, ``audio_*``, ``face_*``, ``textemb_*``, ``context_*``.  Utterances whose clip is missing keep
+their text features and get NaN audio/face features.  ``context`` reads each utterance with the
+previous utterances of its dialogue that are in the same table, so give it whole dialogues.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from vidaffect.errors import VidaffectError
 from vidaffect.meld.data import normalize_meld_table, read_meld_csv
 
 log = logging.getLogger(__name__)
-MODALITIES = ("text", "audio", "face", "textemb")
+MODALITIES = ("text", "audio", "face", "textemb", "context")
+TEXT_MODALITIES = ("text", "textemb", "context")  # need no clips
 DEFAULT_MODALITIES = ("text", "audio", "face")
 
 
@@ -41,8 +44,11 @@ def read_meld_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def utterance_features(table: pd.DataFrame, modalities: tuple[str, ...] = DEFAULT_MODALITIES, analyzer=None,
-                       gallery=None, progress: bool = False) -> pd.DataFrame:
-    """Features of every utterance of ``table`` (from :func:`~vidaffect.meld.data.attach_clips` when audio/face)."""
+                       gallery=None, progress: bool = False, context_model=None) -> pd.DataFrame:
+    """Features of every utterance of ``table`` (from :func:`~vidaffect.meld.data.attach_clips` when audio/face).
+
+    ``context_model``: a :class:`~vidaffect.meld.context.ContextModel` (default: the shipped one).
+    """
     from tqdm import tqdm
 
     bad = [m for m in modalities if m not in MODALITIES]
@@ -80,11 +86,17 @@ def utterance_features(table: pd.DataFrame, modalities: tuple[str, ...] = DEFAUL
         rows.append(row)
     out = pd.DataFrame(rows).set_index("key")
     if "textemb" in modalities:
-        from vidaffect.meld.text import sentence_embeddings
+        from vidaffect.meld.context import cached_sentence_embeddings
 
-        emb = sentence_embeddings(table["Utterance"].tolist())
+        emb = cached_sentence_embeddings(table["Utterance"].fillna("").astype(str).tolist())
         cols = pd.DataFrame(emb, index=out.index, columns=[f"textemb_{i}" for i in range(emb.shape[1])])
         out = pd.concat([out, cols], axis=1)
+    if "context" in modalities:
+        from vidaffect.meld.context import context_probabilities
+
+        probs = context_probabilities(table, context_model)
+        probs.index = out.index
+        out = pd.concat([out, probs], axis=1)
     return out
 
 

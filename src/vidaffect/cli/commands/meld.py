@@ -1,4 +1,5 @@
-"""``vidaffect meld subset|features|eval``: MELD subsets, per-utterance multimodal features, late-fusion baseline."""
+"""``vidaffect meld subset|features|train-text|eval``: MELD subsets, per-utterance multimodal features, the
+conversation-aware text model, per-modality scores and fusion."""
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,7 @@ def _features(args: argparse.Namespace) -> int:
 
     from vidaffect.cli.commands.analyze import options_from_args, setup_logging
     from vidaffect.meld.data import attach_clips
-    from vidaffect.meld.features import read_meld_table, utterance_features
+    from vidaffect.meld.features import TEXT_MODALITIES, read_meld_table, utterance_features
 
     setup_logging(None, args.quiet)
     modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
@@ -39,8 +40,13 @@ def _features(args: argparse.Namespace) -> int:
     table = read_meld_table(args.csv)
     if args.clips:
         table = attach_clips(table, args.clips)
-    elif set(modalities) - {"text", "textemb"}:
+    elif set(modalities) - set(TEXT_MODALITIES):
         raise VidaffectError("--clips is needed for the audio and face modalities (or use --modalities text)")
+    context_model = None
+    if "context" in modalities:
+        from vidaffect.meld.context import load_context_model
+
+        context_model = load_context_model(args.context_model)
     analyzer = gallery = None
     if "face" in modalities:
         from vidaffect.pipeline.analyzer import Analyzer
@@ -52,7 +58,7 @@ def _features(args: argparse.Namespace) -> int:
             gallery = Gallery.load(args.gallery)
     try:
         feats = utterance_features(table, modalities, analyzer, gallery,
-                                   progress=not args.quiet and sys.stderr.isatty())
+                                   progress=not args.quiet and sys.stderr.isatty(), context_model=context_model)
     finally:
         if analyzer is not None:
             analyzer.close()
@@ -86,14 +92,42 @@ def _eval(args: argparse.Namespace) -> int:
     from vidaffect.utils.atomic import atomic_write_text
 
     modalities = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
+    dev = _read_features(args.dev) if args.dev else None
     res = late_fusion(_read_features(args.train), _read_features(args.test), modalities, label=args.label,
-                      seed=args.seed)
+                      seed=args.seed, dev=dev, fusion=args.fusion, class_weight=args.class_weight)
     if args.output:
         atomic_write_text(args.output, json.dumps(res.report, indent=1))
     if not args.quiet:
         print(format_report(res.report))
         if args.output:
             print(f"\nreport -> {args.output}")
+    return 0
+
+
+def _train_text(args: argparse.Namespace) -> int:
+    from vidaffect.meld.context import train_context_model
+    from vidaffect.meld.features import read_meld_table
+
+    out = Path(args.output)
+    if out.suffix.lower() != ".safetensors":
+        raise VidaffectError(f"{out}: output must end in .safetensors (its .json config is written beside it)")
+    tables = {name: read_meld_table(path) for name, path in (("train", args.train), ("dev", args.dev),
+                                                              ("test", args.test)) if path}
+    say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    res = train_context_model(tables["train"], tables["dev"], tables.get("test"), seed=args.seed, heads=args.heads,
+                              epochs=args.epochs, k=args.context, concat=args.concat,
+                              speaker_line=args.speaker_line, hidden=args.hidden, lr=args.lr,
+                              class_weight_power=args.class_weight_power,
+                              cache_dir=args.cache_dir, threads=args.threads, progress=say)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    res.model.save(out)
+    if not args.quiet:
+        print(f"{'split':<6} {'emotion wF1':>11} {'macroF1':>8} {'sentiment wF1':>13} {'macroF1':>8}  n")
+        for name, r in res.scores.items():
+            e, s_ = r["emotion"], r["sentiment"]
+            print(f"{name:<6} {e['weighted_f1']:11.4f} {e['macro_f1']:8.4f} {s_['weighted_f1']:13.4f} "
+                  f"{s_['macro_f1']:8.4f}  {e['n']}")
+        print(f"model -> {out} (+ {out.with_suffix('.json').name})")
     return 0
 
 
@@ -126,7 +160,11 @@ def register(cli) -> None:
     p.add_argument("--clips", metavar="DIR", help="folder with the utterance clips dia{D}_utt{U}.mp4")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="features table (.csv or .parquet)")
     p.add_argument("--modalities", default="text,audio,face", help="comma-separated: text (VADER), audio (eGeMAPS), face (speaker's emotions), textemb (all-MiniLM-L6-v2 "
-                        "sentence embedding, extra 'meld-text') (default: %(default)s)")
+                        "sentence embedding, extra 'meld-text'), context (the conversation-aware text model's "
+                        "emotion and sentiment probabilities; give whole dialogues; extra 'meld-text') "
+                        "(default: %(default)s)")
+    p.add_argument("--context-model", metavar="FILE.safetensors",
+                   help="context model from 'vidaffect meld train-text' (default: the shipped one)")
     p.add_argument("--gallery", metavar="FILE", help="gallery of the speakers (from 'vidaffect people enroll', names as in "
                                                      "the Speaker column) to find the speaker's face by identity")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
@@ -134,13 +172,55 @@ def register(cli) -> None:
     p.set_defaults(func=_features)
 
     p = meld.add_parser(
-        "eval", help="late-fusion baseline: weighted F1 per modality and fused",
-        description="Fit a logistic regression per modality on the training features, average their class "
-                    "probabilities (late fusion) and report on the test features: weighted F1 (MELD's metric), "
-                    "macro F1, accuracy, per-class F1 and the confusion matrix.")
+        "train-text", help="train the conversation-aware text model (context modality)",
+        description="Train the context model: frozen all-MiniLM-L6-v2 embeddings of each utterance and of the "
+                    "previous utterances of its dialogue (with same-speaker flags), read by a small GRU, and of "
+                    "the conversation up to it as one 'Speaker: utterance | ...' text, into a head with emotion "
+                    "and sentiment outputs; an ensemble of --heads heads (seeds SEED..SEED+heads-1), each "
+                    "stopped at its best dev epoch (7-emotion weighted F1). Embeddings are cached under "
+                    "~/.cache/vidaffect/meld ($VIDAFFECT_HOME/cache/meld). Writes OUT.safetensors and OUT.json "
+                    "(config and scores), loadable with 'meld features --modalities context --context-model OUT'.")
+    p.add_argument("--train", required=True, metavar="CSV", help="training utterances (MELD CSV or subset JSON)")
+    p.add_argument("--dev", required=True, metavar="CSV", help="dev utterances: each head's epoch is chosen here")
+    p.add_argument("--test", metavar="CSV", help="test utterances, only scored")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="model file")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first head (default: %(default)s)")
+    p.add_argument("--heads", type=int, default=5, help="ensemble size (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=12, help="epochs per head (default: %(default)s)")
+    p.add_argument("--context", type=int, default=8, metavar="K",
+                   help="previous utterances in the GRU's window (default: %(default)s)")
+    p.add_argument("--concat", type=int, default=13, metavar="LINES",
+                   help="lines of the 'Speaker: utterance | ...' conversation text embedded as one input, the "
+                        "utterance and LINES-1 before it; 0 leaves it out (default: %(default)s)")
+    p.add_argument("--no-speaker-line", dest="speaker_line", action="store_false",
+                   help="leave out the embedding of 'Speaker: utterance'")
+    p.add_argument("--hidden", type=int, default=256, help="hidden units (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default: %(default)s)")
+    p.add_argument("--class-weight-power", type=float, default=0.5, metavar="P",
+                   help="emotion loss weights (n / (7 n_class)) ** P: 0 plain, 1 balanced (default: %(default)s)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--cache-dir", metavar="DIR", help="embedding cache folder (default: ~/.cache/vidaffect/meld)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    p.set_defaults(func=_train_text)
+
+    p = meld.add_parser(
+        "eval", help="per-modality scores and their fusion (learned on dev with --dev)",
+        description="Fit a logistic regression per feature modality on the training features (the context "
+                    "modality's probabilities are used as they are), fuse their class probabilities and report "
+                    "on the test features: weighted F1 (MELD's metric), macro F1, accuracy, per-class F1 and the "
+                    "confusion matrix. With --dev the fusion is learned on the dev features (weights chosen for "
+                    "the best dev weighted F1, or a stacking logistic regression); without, it is the average.")
     p.add_argument("--train", required=True, metavar="FEATURES", help="features table of the training utterances")
+    p.add_argument("--dev", metavar="FEATURES", help="features table of the dev utterances: fusion and class weights "
+                                                     "are chosen here")
     p.add_argument("--test", required=True, metavar="FEATURES", help="features table of the test utterances")
-    p.add_argument("--modalities", default="text,audio,face,textemb",
+    p.add_argument("--fusion", choices=["mean", "weighted", "stack"],
+                   help="mean of probabilities, dev-weighted log-probabilities, or stacking on dev "
+                        "(default: weighted with --dev, else mean)")
+    p.add_argument("--class-weight", choices=["balanced", "none", "auto"],
+                   help="per-modality logistic regression class weights; auto picks the better on dev "
+                        "(default: auto with --dev, else balanced)")
+    p.add_argument("--modalities", default="text,audio,face,textemb,context",
                    help="comma-separated modalities to use; those absent from the features are skipped (default: %(default)s)")
     p.add_argument("--label", default="Emotion", choices=["Emotion", "Sentiment"], help="target (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
