@@ -89,7 +89,10 @@ def test_case07_workers_exit_when_the_batch_parent_is_sigkilled(tmp_path):
     try:
         assert lg.recover()  # the videos they were running are requeued by the next run
         counts = lg.counts()
-        assert counts["running"] == 0 and counts["done"] == done_before  # nothing finished behind the dead parent
+        # a worker may still complete the video it was writing when the parent died (a few ms until the kernel
+        # kills it), but none starts another: at most one more done per worker, the rest requeued
+        assert counts["running"] == 0 and done_before <= counts["done"] <= done_before + 2
+        assert counts["queued"] >= 4 - done_before - 2
     finally:
         lg.close()
 
