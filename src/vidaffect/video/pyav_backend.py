@@ -31,13 +31,22 @@ TRUNCATION_TOLERANCE_S = 1.0
 TRUNCATION_FRAME_SHARE = 0.05
 
 
-def _av_open(p: Path) -> av.container.InputContainer:
+def av_open(target: str | Path, **kwargs) -> av.container.InputContainer:
     """``av.open`` that tolerates undecodable metadata on every PyAV: up to 18 that needs
-    ``metadata_errors="ignore"``; 19 dropped the argument."""
+    ``metadata_errors="ignore"``; 19 dropped the argument.  ``target``: a file path or a URL."""
     try:
-        return av.open(str(p), metadata_errors="ignore")
+        return av.open(str(target), metadata_errors="ignore", **kwargs)
     except TypeError:
-        return av.open(str(p))
+        return av.open(str(target), **kwargs)
+
+
+def require_video(container: av.container.InputContainer, label: str, audio_only: str) -> None:
+    """Close ``container`` and raise :class:`VideoError` when it has no video stream (``audio_only``: how an
+    audio-only input is called in the message)."""
+    if not container.streams.video:
+        kind = audio_only if container.streams.audio else "no video stream"
+        container.close()
+        raise VideoError(f"{label}: {kind}, nothing to analyse")
 
 
 def _announced_duration(container, stream) -> float:
@@ -60,15 +69,12 @@ def open_container(path: str | os.PathLike) -> av.container.InputContainer:
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: empty file (0 bytes)")
     try:
-        container = _av_open(p)
+        container = av_open(p)
     except av.error.FFmpegError as exc:
         raise VideoError(f"{p}: not a readable video ({exc.strerror or type(exc).__name__})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise VideoError(f"{p}: cannot open ({exc})") from None
-    if not container.streams.video:
-        kind = "audio-only file" if container.streams.audio else "no video stream"
-        container.close()
-        raise VideoError(f"{p}: {kind}, nothing to analyse")
+    require_video(container, str(p), "audio-only file")
     return container
 
 

@@ -20,7 +20,7 @@ import av
 
 from vidaffect.errors import VideoError
 from vidaffect.video.formats import STREAM_SCHEMES
-from vidaffect.video.pyav_backend import PyAVReader
+from vidaffect.video.pyav_backend import PyAVReader, av_open, require_video
 
 STREAM_TIMEOUT_S = 10.0  # seconds without data before opening or reading a stream fails
 
@@ -96,10 +96,7 @@ class StreamReader(PyAVReader):
         options = {"rtsp_transport": "tcp"} if url_scheme(self.url) in ("rtsp", "rtsps") else {}
         kwargs = dict(options=options, timeout=(self.timeout_s, self.timeout_s))
         try:
-            try:
-                container = av.open(self.url, metadata_errors="ignore", **kwargs)
-            except TypeError:  # PyAV 19 dropped metadata_errors
-                container = av.open(self.url, **kwargs)
+            container = av_open(self.url, **kwargs)
         except av.error.FFmpegError as exc:
             why = _why(exc)
             if "exit" in why.lower():  # PyAV's timeout interrupts FFmpeg with "Immediate exit requested"
@@ -107,9 +104,6 @@ class StreamReader(PyAVReader):
             raise VideoError(f"{self.path}: cannot open the stream ({why})") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise VideoError(f"{self.path}: cannot open the stream ({exc})") from None
-        if not container.streams.video:
-            kind = "audio only" if container.streams.audio else "no video stream"
-            container.close()
-            raise VideoError(f"{self.path}: {kind}, nothing to analyse")
+        require_video(container, str(self.path), "audio only")
         return container
 
