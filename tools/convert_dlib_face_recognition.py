@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import sys
 from dataclasses import dataclass, field
@@ -315,13 +314,14 @@ def to_state_dict(net: dict) -> tuple[dict[str, np.ndarray], list[dict]]:
 
 
 def find_source() -> Path:
-    spec = importlib.util.find_spec("face_recognition_models")  # located, not imported (pkg_resources)
-    if spec is not None and spec.submodule_search_locations:
-        for base in spec.submodule_search_locations:
-            path = Path(base) / "models" / SOURCE_NAME
-            if path.is_file():
-                return path
-    sys.exit(f"{SOURCE_NAME} not found: pip install face_recognition_models, or pass --src")
+    """face_recognition_models' copy of the model file (one-line exit without the 'identity' extra)."""
+    from vidaffect.errors import VidaffectError
+    from vidaffect.identity.dlib_models import RECOGNITION_MODEL, model_dir
+
+    try:
+        return model_dir() / RECOGNITION_MODEL
+    except VidaffectError as exc:
+        sys.exit(f"{exc}; or pass --src")
 
 
 def build(src: Path, dtype: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:

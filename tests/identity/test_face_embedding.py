@@ -47,14 +47,14 @@ def _load_tool():
 
 
 def _source_model() -> Path | None:
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
+    """dlib's model file, or None without the 'identity' extra."""
+    from vidaffect.errors import VidaffectError
+    from vidaffect.identity.dlib_models import RECOGNITION_MODEL, model_dir
+
+    try:
+        return model_dir() / RECOGNITION_MODEL
+    except VidaffectError:
         return None
-    for base in spec.submodule_search_locations:
-        path = Path(base) / "models" / "dlib_face_recognition_resnet_model_v1.dat"
-        if path.is_file():
-            return path
-    return None
 
 
 def _frames_at(path: Path, times) -> list[np.ndarray]:
