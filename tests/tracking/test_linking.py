@@ -10,7 +10,7 @@ from vidaffect.tracking import BoxKalman, Track
 
 
 def track(fid: int, spans, emb=None) -> Track:
-    t = Track(fid, 0, BoxKalman(np.array([0, 0, 10, 10]), spans[0][0]), np.zeros(4, np.float32),
+    t = Track(fid, BoxKalman(np.array([0, 0, 10, 10]), spans[0][0]), np.zeros(4, np.float32),
               spans[0][0], spans[-1][1], confirmed=True, spans=[list(s) for s in spans])
     if emb is not None:
         t.add_embedding(np.asarray(emb, float) / np.linalg.norm(emb), spans[0][0])

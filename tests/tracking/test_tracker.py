@@ -233,3 +233,13 @@ def test_faces_the_mesh_followed_confirm_a_track_but_do_not_extend_its_detected_
         tr.update(d, k / 5)
     (t,) = tr.finish()
     assert t.confirmed and t.spans == [[0.0, 0.0]]
+
+
+def test_configured_takes_the_embedders_distances_and_confirms_stills_at_once():
+    from types import SimpleNamespace
+
+    emb = SimpleNamespace(reid_distance=0.07, split_distance=0.12)
+    tr = FaceTracker.configured(emb, max_gap_s=2.0)
+    assert (tr.reid_distance, tr.split_distance, tr.confirm_hits, tr.max_gap_s) == (0.07, 0.12, 2, 2.0)
+    assert FaceTracker.configured(None, stills=True).confirm_hits == 1
+    assert FaceTracker.configured(emb, embed_every_s=0.5).embed_every_s == 0.5

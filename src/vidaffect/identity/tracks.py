@@ -76,8 +76,7 @@ def video_tracks(video: str | os.PathLike, embedder: FaceDescriptor, fps: float 
     t0 = time.perf_counter()
     det = FaceDetector(detector, landmarks=True)
     # at a reduced frame rate every frame is a detection frame; embed each track twice a second
-    tracker = FaceTracker(reid_distance=embedder.reid_distance, split_distance=embedder.split_distance,
-                          embed_every_s=0.5)
+    tracker = FaceTracker.configured(embedder, embed_every_s=0.5)
     seen: dict[int, set[int]] = {}
     best: dict[int, tuple[float, np.ndarray]] = {}
     n = 0

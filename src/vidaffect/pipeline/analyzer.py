@@ -27,6 +27,7 @@ import pandas as pd
 from vidaffect import __version__
 from vidaffect.errors import VidaffectError
 from vidaffect.faces import Detections, FaceDetector, align_faces
+from vidaffect.faces.geometry import face_geometry
 from vidaffect.labels import VA_SOURCE_DERIVED
 from vidaffect.models.base import CropSpec, EmotionModel, FaceBatch, ModelOutput
 from vidaffect.models.registry import DEFAULT_MODEL, create_model
@@ -144,14 +145,14 @@ def iter_tracked_faces(path: Any, fps: float | None = None, start: float | None 
     Stills (an image, a folder's images, an (H, W, 3) array: ``reader.stills``) are each searched on their own:
     every image after the first is a new shot (tracks end, the detector starts afresh), so no face is carried
     or tracked from one photo to the next; ``person_id`` links the same person across them.  A face seen once
-    counts (a tracker passed in for stills should have ``confirm_hits=1``, as the analyser's has).
+    counts (a tracker passed in for stills needs ``confirm_hits=1``: :meth:`FaceTracker.configured`).
     """
     reader = path if isinstance(path, FrameReader) else open_video(path, fps=fps, start=start, end=end)
     own_detector = not isinstance(detector, FaceDetector)
     det = FaceDetector(detector, min_confidence, max_faces, landmarks) if own_detector else detector
     det.reset()
     stills = reader.stills
-    tracker = tracker if tracker is not None else FaceTracker(max_gap_s=max_gap_s, confirm_hits=1 if stills else 2)
+    tracker = tracker if tracker is not None else FaceTracker.configured(embedder, stills, max_gap_s=max_gap_s)
     cuts = SceneCutDetector() if scene_cuts and not stills else None
     t = timings if timings is not None else defaultdict(float)
     frames = prefetch(reader)
@@ -266,8 +267,6 @@ GEOMETRY_COLUMNS = ("detected", "mesh_fit", "face_px", "yaw", "pitch", "roll", "
 def face_row_geometry(image_shape: tuple[int, ...], dets: Detections) -> dict[str, np.ndarray]:
     """Quality and geometry columns of one frame's faces (see docs/pipeline.md, "Columns"): ``detected``,
     ``mesh_fit``, ``face_px`` (box width) and, from the mesh, head pose and eye/mouth openness."""
-    from vidaffect.faces.geometry import face_geometry
-
     n = len(dets)
     out: dict[str, np.ndarray] = {"detected": dets.detected.copy(), "mesh_fit": dets.has_mesh(),
                                   "face_px": (dets.xyxy[:, 2] - dets.xyxy[:, 0]).astype(np.float32)}
@@ -464,11 +463,8 @@ class Analyzer:
             held.clear()
             return ready
 
-        e = self.embedder
         # a still (a photo) is one frame to find a face on: its detections need no second frame to confirm them
-        one = {"confirm_hits": 1} if reader.stills else {}
-        tracker = FaceTracker(max_gap_s=opts.max_gap_s, **one) if e is None else FaceTracker(
-            max_gap_s=opts.max_gap_s, reid_distance=e.reid_distance, split_distance=e.split_distance, **one)
+        tracker = FaceTracker.configured(self.embedder, reader.stills, max_gap_s=opts.max_gap_s)
         stream = iter_tracked_faces(
             reader, opts.fps, opts.start, opts.end, self.detector, opts.min_confidence, opts.max_faces,
             opts.multi_face, opts.landmarks, opts.max_gap_s, opts.scene_cuts, timings, tracker, self.embedder)

@@ -72,12 +72,10 @@ class Track:
     """One face track: its motion filter, appearance and where it was on screen."""
 
     face_id: int
-    shot: int
     kf: BoxKalman
     box: np.ndarray  # last observed box
     first_s: float
     last_s: float
-    hits: int = 0  # frames with a box (detected or carried)
     detector_hits: int = 0  # frames where the face models found it (detector, or the mesh's face flag)
     confirmed: bool = False
     embedding_sum: np.ndarray | None = None
@@ -103,7 +101,6 @@ class Track:
     def observe(self, box: np.ndarray, time_s: float, detected: bool, verified: bool, merge_gap_s: float) -> None:
         self.kf.update(box, time_s, 1.0 if detected else CARRIED_TRUST)
         self.box = np.asarray(box, dtype=np.float32).copy()
-        self.hits += 1
         self.detector_hits += int(verified)
         if detected:
             if self.spans and time_s - self.spans[-1][1] <= merge_gap_s:
@@ -137,6 +134,17 @@ class FaceTracker:
         self.embed_every_s = embed_every_s
         self.reset()
 
+    @classmethod
+    def configured(cls, embedder=None, stills: bool = False, **kwargs) -> "FaceTracker":
+        """A tracker for an input: ``embedder``'s measured re-identification and split distances (see
+        :class:`vidaffect.identity.descriptor.FaceDescriptor`) when one is given, and for stills (photos: one
+        frame to find a face on) ``confirm_hits=1``; ``kwargs`` as for the constructor."""
+        if embedder is not None:
+            kwargs = {"reid_distance": embedder.reid_distance, "split_distance": embedder.split_distance, **kwargs}
+        if stills:
+            kwargs.setdefault("confirm_hits", 1)
+        return cls(**kwargs)
+
     def reset(self) -> None:
         """Forget all tracks and restart ids at 0 (new video)."""
         self._live: dict[int, Track] = {}  # on screen, matched by motion
@@ -145,7 +153,6 @@ class FaceTracker:
         self.discarded: set[int] = set()  # ids of tentative tracks that never got confirmed
         self.merged: dict[int, int] = {}  # id of a track re-identified late -> the id it continues
         self._next_id = 0
-        self._shot = 0
         self.embeddings_computed = 0
         self.splits = 0  # weak motion matches that appearance gave to another track or a new one
 
@@ -154,7 +161,6 @@ class FaceTracker:
         for t in [*self._live.values(), *self._lost.values()]:
             self._end(t)
         self._live, self._lost = {}, {}
-        self._shot += 1
 
     def finish(self) -> list[Track]:
         """End the video: every confirmed track, in id order (tentative ones go to :attr:`discarded`)."""
@@ -164,11 +170,6 @@ class FaceTracker:
     @property
     def live_ids(self) -> list[int]:
         return sorted(self._live)
-
-    def tracks(self) -> list[Track]:
-        """Every confirmed track so far (live, lost and finished)."""
-        alive = [t for t in [*self._live.values(), *self._lost.values()] if t.confirmed]
-        return sorted([*self.finished, *alive], key=lambda t: t.face_id)
 
     def _end(self, t: Track) -> None:
         if t.confirmed:
@@ -228,7 +229,7 @@ class FaceTracker:
         if len(fresh):
             self._merge_fresh(fresh, embs, ids, taken)
         for i in np.flatnonzero(ids < 0):
-            t = Track(self._next_id, self._shot, BoxKalman(dets.xyxy[i], time_s), dets.xyxy[i].copy(), time_s, time_s)
+            t = Track(self._next_id, BoxKalman(dets.xyxy[i], time_s), dets.xyxy[i].copy(), time_s, time_s)
             self._live[t.face_id] = t
             ids[i] = t.face_id
             self._next_id += 1
@@ -261,13 +262,17 @@ class FaceTracker:
         self.embeddings_computed += len(want)
         return {int(i): e[k] for k, i in enumerate(want) if np.isfinite(e[k]).all()}
 
+    def _reid_candidates(self, taken: set[int], exclude: set[int] = frozenset()) -> list[Track]:
+        """Confirmed tracks of the shot with an embedding that no face of this frame holds."""
+        return [t for t in [*self._lost.values(), *self._live.values()]
+                if t.confirmed and t.face_id not in taken and t.face_id not in exclude and t.embedding is not None]
+
     def _closest(self, rows: np.ndarray, embs: dict[int, np.ndarray], taken: set[int],
                  exclude: set[int] = frozenset()) -> list[tuple[int, Track]]:
         """(row, track) pairs: each row's embedding matched (Hungarian) to a confirmed track of the shot that
         no row of this frame holds, within ``reid_distance``."""
         rows = np.array([r for r in rows if int(r) in embs], dtype=np.int64)
-        cands = [t for t in [*self._lost.values(), *self._live.values()]
-                 if t.confirmed and t.face_id not in taken and t.face_id not in exclude and t.embedding is not None]
+        cands = self._reid_candidates(taken, exclude)
         if not len(rows) or not cands:
             return []
         q = np.stack([embs[int(r)] for r in rows])
@@ -290,8 +295,7 @@ class FaceTracker:
         own = {i: int(ids[i]) for i in rows if ids[i] >= 0}
         for fid in own.values():
             taken.discard(fid)
-        cands = [t for t in [*self._lost.values(), *self._live.values()]
-                 if t.confirmed and t.face_id not in taken and t.embedding is not None]
+        cands = self._reid_candidates(taken)
         for i in rows:
             ids[i] = -1
         if cands:
@@ -320,7 +324,6 @@ class FaceTracker:
                 continue
             self._lost.pop(old.face_id, None)
             old.kf, old.box, old.last_s = new.kf, new.box, new.last_s
-            old.hits += new.hits
             old.detector_hits += new.detector_hits
             old.spans += new.spans
             self._live[old.face_id] = old
