@@ -312,3 +312,13 @@ def test_case15_checkpoint_pth_is_not_swapped_for_safetensors(tmp_path, capsys):
         load_model_checkpoint(tmp_path / "X.pth")
     assert load_model_checkpoint(tmp_path / "X.json")[1]["arch"] == "exprnet"  # the pair, by either file
     assert load_model_checkpoint(tmp_path / "X")[1]["arch"] == "exprnet"  # or by its name
+
+
+@pytest.mark.parametrize("value", ["-1", "2.5", "nan", "x"])
+def test_identity_and_gallery_thresholds_outside_0_2_are_one_line_errors(tmp_path, capsys, value):
+    video = write_video(tmp_path / "v.mp4", noise_frames(3))
+    for flag in ("--identity-threshold", "--gallery-threshold"):
+        rc, _out, err = run(capsys, "analyze", str(video), "-o", str(tmp_path / "out"), "-q", flag, value)
+        lines = [line for line in err.splitlines() if ": error:" in line]
+        assert rc != 0 and "Traceback" not in err, (flag, err)
+        assert len(lines) == 1 and "threshold" in lines[0], (flag, err)

@@ -18,12 +18,23 @@ def _gallery_file(value: str) -> str:
     return value
 
 
+def _distance(value: str) -> float:
+    """argparse type: a cosine distance in (0, 2)."""
+    try:
+        d = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: not a number") from None
+    if not 0 < d < 2:
+        raise argparse.ArgumentTypeError(f"{value}: a cosine distance is in (0, 2)")
+    return d
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("people: names")
     g.add_argument("--gallery", metavar="FILE", type=_gallery_file,
                    help="gallery JSON from 'vidaffect people enroll': add person_name, the enrolled person nearest to "
                         "each person's mean embedding within --gallery-threshold, else 'unknown'")
-    g.add_argument("--gallery-threshold", type=float, default=None, metavar="DIST",
+    g.add_argument("--gallery-threshold", type=_distance, default=None, metavar="DIST",
                    help="largest cosine distance between a person and an enrolled name (default: the person linking "
                         "threshold)")
 
