@@ -54,9 +54,10 @@ def _tiny_cfg(out, **kw):
                        tta_flip=False, patience=5, **kw)
 
 
-def test_resume_after_interrupt_gives_identical_weights(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_resume_after_interrupt_gives_identical_weights(tmp_path, monkeypatch, ema):
     train, val = synthetic(8, 5, seed=1), synthetic(2, 5, seed=2)  # 40 images: 5 steps per epoch
-    train_expressions(train, val, _tiny_cfg(tmp_path / "straight"))
+    train_expressions(train, val, _tiny_cfg(tmp_path / "straight", ema=ema))
 
     real = tx.augment_batch
     calls = {"n": 0}
@@ -69,11 +70,11 @@ def test_resume_after_interrupt_gives_identical_weights(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tx, "augment_batch", interrupt_at_step_8)
     with pytest.raises(KeyboardInterrupt):
-        train_expressions(train, val, _tiny_cfg(tmp_path / "resumed"))
+        train_expressions(train, val, _tiny_cfg(tmp_path / "resumed", ema=ema))
     state = torch.load(tmp_path / "resumed" / "state.pt", weights_only=True)
     assert (int(state["epoch"]), int(state["step_in_epoch"])) == (1, 2)
     monkeypatch.setattr(tx, "augment_batch", real)
-    summary = train_expressions(train, val, _tiny_cfg(tmp_path / "resumed"), resume=True)
+    summary = train_expressions(train, val, _tiny_cfg(tmp_path / "resumed", ema=ema), resume=True)
     assert summary["epochs_run"] == 2
     a = load_file(str(tmp_path / "straight" / "last.safetensors"))
     b = load_file(str(tmp_path / "resumed" / "last.safetensors"))
@@ -84,6 +85,10 @@ def test_resume_after_interrupt_gives_identical_weights(tmp_path, monkeypatch):
     log_b = (tmp_path / "resumed" / "log.csv").read_text().splitlines()
     strip = lambda rows: [r.rsplit(",", 1)[0] for r in rows]  # noqa: E731 (last column: seconds)
     assert strip(log_a) == strip(log_b)
+    # with --ema the saved weights are the average, not the last step's raw weights
+    raw = torch.load(tmp_path / "resumed" / "state.pt", weights_only=True)["model"]
+    differs = any(not torch.equal(raw[k].float(), b[k].float()) for k in b if b[k].is_floating_point())
+    assert differs == (ema > 0)
 
 
 def test_checkpoint_round_trip_and_mismatch_errors(tmp_path):

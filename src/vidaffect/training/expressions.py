@@ -66,6 +66,7 @@ class TrainConfig:
     teacher: str = ""  # ExprNet checkpoint to distil from (soft targets); empty: no distillation
     distill_weight: float = 0.5  # share of the distillation loss (the rest: the labels' cross-entropy)
     distill_temperature: float = 4.0  # softmax temperature of teacher and student in the distillation loss
+    ema: float = 0.0  # decay of an exponential moving average of the weights, validated and saved instead; 0: off
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -187,6 +188,10 @@ def train_expressions(
     if teacher is not None:
         say(f"distilling from {cfg.teacher} (weight {cfg.distill_weight}, temperature {cfg.distill_temperature})")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # EMA of the weights (BatchNorm buffers included), by torch's own AveragedModel.
+    ema = (torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema),
+                                               use_buffers=True) if cfg.ema > 0 else None)
+    evaluated = ema.module if ema is not None else model  # what is validated and saved
 
     n = len(train)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
@@ -206,6 +211,8 @@ def train_expressions(
         best_acc, best_epoch = float(st["best_acc"]), int(st["best_epoch"])
         history = [EpochLog(**h) for h in json.loads(st["history"])]
         run_loss, run_correct, run_seen = (float(v) for v in st["running"])
+        if ema is not None and "ema" in st:
+            ema.load_state_dict(st["ema"])
         if "rng" in st:  # dropout draws from the global generator: restore it for an exact replay
             torch.set_rng_state(st["rng"])
         if "cuda_rng" in st and device.type == "cuda":
@@ -223,6 +230,7 @@ def train_expressions(
             "history": json.dumps([asdict(h) for h in history]),
             "running": [run_loss, run_correct, run_seen], "config": json.dumps(asdict(cfg)),
             "rng": torch.get_rng_state(),
+            **({"ema": ema.state_dict()} if ema is not None else {}),
             **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
         })
 
@@ -270,12 +278,14 @@ def train_expressions(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema is not None:
+                ema.update_parameters(model)
             run_loss += float(loss.detach()) * len(idx)
             run_correct += float((logits.argmax(1) == y).sum())
             run_seen += len(idx)
             if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < steps_per_epoch:
                 save_state(epoch, step + 1)
-        val_logits = predict_logits(model, val.images, tta_flip=cfg.tta_flip, device=str(device))
+        val_logits = predict_logits(evaluated, val.images, tta_flip=cfg.tta_flip, device=str(device))
         val_labels = torch.from_numpy(val.labels)
         val_loss = float(F.cross_entropy(val_logits, val_labels)) if len(val) else float("nan")
         val_acc = float((val_logits.argmax(1) == val_labels).float().mean()) if len(val) else float("nan")
@@ -285,8 +295,8 @@ def train_expressions(
         meta = {"epoch": epoch + 1, "val_acc": val_acc, "val_tta_flip": cfg.tta_flip, "train_config": asdict(cfg)}
         if val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch
-            save_model_checkpoint(out / "best", model, model_config(cfg, classes, meta))
-        save_model_checkpoint(out / "last", model, model_config(cfg, classes, meta))
+            save_model_checkpoint(out / "best", evaluated, model_config(cfg, classes, meta))
+        save_model_checkpoint(out / "last", evaluated, model_config(cfg, classes, meta))
         save_state(epoch + 1, 0)
         write_log(out / "log.csv", history)
         plot_curves(out / "curves.png", history)

@@ -22,6 +22,8 @@ def _train(args: argparse.Namespace) -> int:
         raise VidaffectError(f"--erase-prob must be between 0 and 1, got {args.erase_prob}")
     if args.mixup < 0:
         raise VidaffectError(f"--mixup must be >= 0 (0: off), got {args.mixup}")
+    if not 0.0 <= args.ema < 1.0:
+        raise VidaffectError(f"--ema must be in [0, 1) (0: off; 0.999 is usual), got {args.ema}")
     if not 0.0 <= args.distill_weight <= 1.0:
         raise VidaffectError(f"--distill-weight must be between 0 and 1, got {args.distill_weight}")
     if args.distill_temperature <= 0:
@@ -52,7 +54,7 @@ def _train(args: argparse.Namespace) -> int:
         tta_flip=not args.no_val_tta, max_steps_per_epoch=args.max_steps_per_epoch,
         init_from=args.init_from or "", augment=AugmentConfig(erase_prob=args.erase_prob), precision=args.precision,
         mixup=args.mixup, teacher=args.teacher or "", distill_weight=args.distill_weight,
-        distill_temperature=args.distill_temperature,
+        distill_temperature=args.distill_temperature, ema=args.ema,
     )
     summary = train_expressions(train, val, cfg, resume=args.resume,
                                 progress=lambda m: print(time.strftime("%H:%M:%S"), m, file=sys.stderr, flush=True))
@@ -109,6 +111,9 @@ def register(cli) -> None:
                    help="share of the distillation loss with --teacher (the rest: the labels' cross-entropy)")
     t.add_argument("--distill-temperature", type=float, default=4.0,
                    help="softmax temperature of teacher and student in the distillation loss")
+    t.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="keep an exponential moving average of the weights with this decay per step, and validate "
+                        "and save it instead of the raw weights (0: off; 0.999 is usual)")
     t.add_argument("--checkpoint-every", type=int, default=100, help="save resume state every N steps")
     t.add_argument("--max-steps-per-epoch", type=int, default=0, help="cap steps per epoch (0: whole epoch; for quick trials)")
     p.set_defaults(func=_train)
