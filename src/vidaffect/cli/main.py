@@ -22,6 +22,7 @@ from vidaffect.errors import VidaffectError
 GROUP_HELP = {
     "train": "train models (expressions, mimamo, tsm...)",
     "eval": "evaluate models on labelled data",
+    "calibrate": "calibrate the probabilities of trained models",
     "models": "list, inspect and import models",
     "micro": "micro-expressions: preprocess, train, eval, spot",
     "people": "person identity: enroll, discover",

@@ -1,7 +1,9 @@
 """Evaluate a frame emotion model on a labelled expression data set (``vidaffect eval expressions``)."""
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,17 +45,78 @@ def match_crops(images: np.ndarray, size: int, color: str) -> np.ndarray:
     return np.ascontiguousarray(images)
 
 
+@contextlib.contextmanager
+def model_tta(model: FrameEmotionModel, on: bool) -> Iterator[bool]:
+    """Switch a model's own flip TTA (``model.tta_flip``: logits of each crop and its mirror averaged, what
+    ``analyze --tta-flip`` and the trainer's validation run) for the duration; yields whether the model has one."""
+    if not hasattr(model, "tta_flip"):
+        yield False
+        return
+    before, info_before = model.tta_flip, model.info.get("tta_flip")
+    model.tta_flip = on
+    model.info["tta_flip"] = on
+    try:
+        yield True
+    finally:
+        model.tta_flip = before
+        model.info["tta_flip"] = info_before
+
+
+@contextlib.contextmanager
+def uncalibrated(model: FrameEmotionModel) -> Iterator[None]:
+    """The model's probabilities without temperature scaling (T = 1) for the duration."""
+    temperature = getattr(model, "temperature", 1.0)
+    if temperature == 1.0:
+        yield
+        return
+    model.set_temperature(1.0)
+    try:
+        yield
+    finally:
+        model.set_temperature(temperature)
+
+
 def predict_probs(model: FrameEmotionModel, images: np.ndarray, batch_size: int = 256, tta_flip: bool = False,
                   show_progress: bool = False) -> np.ndarray:
-    """Class probabilities ``(N, C)``; ``tta_flip`` averages with the mirrored crops' probabilities."""
+    """Class probabilities ``(N, C)``.  ``tta_flip``: a model with its own flip TTA (ExprNet, mini-Xception) averages
+    the logits of each face and its mirror image (as ``analyze --tta-flip``), so a temperature never changes the
+    predicted class; other models average the two views' probabilities."""
     out = []
-    for i in tqdm(range(0, len(images), batch_size), desc="evaluating", unit="batch", disable=not show_progress):
-        x = images[i : i + batch_size]
-        p, _ = model.predict(x)
-        if tta_flip:
-            p = (p + model.predict(np.ascontiguousarray(x[:, :, ::-1]))[0]) / 2
-        out.append(np.asarray(p, dtype=np.float32))
+    with model_tta(model, tta_flip) as own_tta:
+        for i in tqdm(range(0, len(images), batch_size), desc="evaluating", unit="batch", disable=not show_progress):
+            x = images[i : i + batch_size]
+            p, _ = model.predict(x)
+            if tta_flip and not own_tta:
+                p = (p + model.predict(np.ascontiguousarray(x[:, :, ::-1]))[0]) / 2
+            out.append(np.asarray(p, dtype=np.float32))
     return np.concatenate(out) if out else np.zeros((0, len(model.classes)), np.float32)
+
+
+def model_logits(model: FrameEmotionModel, images: np.ndarray, batch_size: int = 256, tta_flip: bool = False,
+                 show_progress: bool = False) -> np.ndarray:
+    """Uncalibrated logits ``(N, C)`` (float64) of a model with a ``logits`` method (ExprNet, mini-Xception);
+    ``tta_flip``: averaged with the mirror images' logits (the model's own flip TTA)."""
+    if not hasattr(model, "logits") or not hasattr(model, "tta_flip"):
+        raise DatasetError(f"model {model.name!r} does not expose logits; temperature scaling needs them")
+    out = []
+    with model_tta(model, tta_flip):
+        for i in tqdm(range(0, len(images), batch_size), desc="logits", unit="batch", disable=not show_progress):
+            out.append(model.logits(images[i : i + batch_size]).numpy().astype(np.float64))
+    return np.concatenate(out) if out else np.zeros((0, len(model.classes)), np.float64)
+
+
+def model_labels(model: FrameEmotionModel, data: ExpressionData) -> tuple[np.ndarray, np.ndarray]:
+    """Images of ``data`` whose class the model knows, at the model's crop size/colour, with labels as indices
+    into ``model.classes`` (classes matched by name)."""
+    if not model.classes:
+        raise DatasetError(f"model {model.name!r} predicts no classes (valence/arousal only)")
+    names = np.array(data.classes)[data.labels]
+    keep = np.isin(names, model.classes)
+    if not keep.any():
+        raise DatasetError(f"model classes {list(model.classes)} share no images with data classes "
+                           f"{list(data.classes)}")
+    labels = np.array([model.classes.index(c) for c in names[keep]], dtype=np.int64)
+    return match_crops(data.images[keep], model.crop.size, model.crop.color), labels
 
 
 def evaluate_model(model: FrameEmotionModel, data: ExpressionData, batch_size: int = 256, tta_flip: bool = False,
@@ -115,19 +178,33 @@ def plot_reliability(path: str | Path, cal: Calibration, title: str = "") -> Pat
     return path
 
 
-def write_eval_outputs(out_dir: str | Path, result: EvalResult, meta: dict) -> dict[str, Path]:
-    """Write ``metrics.json`` (with calibration), ``confusion.png``, ``reliability.png`` and ``predictions.csv``."""
+def write_eval_outputs(out_dir: str | Path, result: EvalResult, meta: dict,
+                       uncalibrated: EvalResult | None = None) -> dict[str, Path]:
+    """Write ``metrics.json`` (with calibration), ``confusion.png``, ``reliability.png`` and ``predictions.csv``.
+
+    ``uncalibrated``: the same evaluation without the model's temperature (T = 1); its calibration goes into
+    ``metrics.json`` as ``calibration_uncalibrated`` and its diagram into ``reliability_uncalibrated.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rep = result.report
     cal = result.calibration
     metrics = {**meta, **rep.to_dict(), "calibration": cal.to_dict(), "skipped_samples": result.skipped}
+    if uncalibrated is not None:
+        metrics["calibration_uncalibrated"] = uncalibrated.calibration.to_dict()
+        metrics["accuracy_uncalibrated"] = uncalibrated.report.accuracy
+    temperature = meta.get("temperature")
+    t_note = f"  T={temperature:.3f}" if temperature not in (None, 1.0) else ""
     files = {
         "metrics": atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2)),
         "confusion": plot_confusion(out / "confusion.png", rep.confusion, rep.classes,
                                     f"{meta.get('model', '')}  acc {rep.accuracy:.3f}  macro-F1 {rep.macro_f1:.3f}"),
-        "reliability": plot_reliability(out / "reliability.png", cal, f"{meta.get('model', '')}  ECE {cal.ece:.3f}"),
+        "reliability": plot_reliability(out / "reliability.png", cal,
+                                        f"{meta.get('model', '')}{t_note}  ECE {cal.ece:.3f}"),
     }
+    if uncalibrated is not None:
+        files["reliability_uncalibrated"] = plot_reliability(
+            out / "reliability_uncalibrated.png", uncalibrated.calibration,
+            f"{meta.get('model', '')}  uncalibrated (T=1)  ECE {uncalibrated.calibration.ece:.3f}")
     rows = ["path,true,pred,confidence"]
     for i in range(len(result.y_true)):
         path = result.paths[i] if result.paths else str(i)

@@ -19,7 +19,7 @@ def _eval(args: argparse.Namespace) -> int:
     import torch
 
     from vidaffect.errors import VidaffectError
-    from vidaffect.evaluation.expressions import evaluate_model, write_eval_outputs
+    from vidaffect.evaluation.expressions import evaluate_model, uncalibrated, write_eval_outputs
     from vidaffect.training.expressions_cli import load_split
 
     if args.device == "auto":
@@ -47,16 +47,28 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"faces found in {found.sum()} of {len(found)} images; metrics below use the pipeline's aligned crops "
               f"(without detection on the same images: accuracy {plain.accuracy:.4f}, macro-F1 {plain.macro_f1:.4f})")
     result = evaluate_model(model, data, args.batch_size, args.tta_flip, show_progress=True)
+    temperature = float(getattr(model, "temperature", 1.0))
+    before = None
+    if temperature != 1.0:  # the checkpoint is calibrated: also score its uncalibrated probabilities (T = 1)
+        with uncalibrated(model):
+            before = evaluate_model(model, data, args.batch_size, args.tta_flip)
     print(f"model {model.name}  data {args.data} [{args.split}]  tta_flip {args.tta_flip}  "
           f"precision {getattr(model, 'precision', 'fp32')}")
     if result.skipped:
         print(f"skipped samples of classes the model lacks: {result.skipped}")
     print(result.report.format())
-    print(f"\ncalibration: ECE (15 bins) {result.calibration.ece:.4f}")
+    if before is None:
+        print(f"\ncalibration: ECE (15 bins) {result.calibration.ece:.4f}")
+    else:
+        print(f"\ncalibration: ECE (15 bins) {result.calibration.ece:.4f} with the checkpoint's temperature "
+              f"T={temperature:.4f}; {before.calibration.ece:.4f} uncalibrated (T=1)")
+        if before.report.accuracy != result.report.accuracy:  # only a model without logit-level TTA can differ
+            print(f"accuracy uncalibrated (T=1): {before.report.accuracy:.4f}")
     if args.out:
         meta = {"model": model.name, "model_info": {k: v for k, v in model.describe().items() if k != "crop"},
-                "data": str(args.data), "split": args.split, "tta_flip": args.tta_flip, **extra}
-        files = write_eval_outputs(args.out, result, meta)
+                "data": str(args.data), "split": args.split, "tta_flip": args.tta_flip, "temperature": temperature,
+                **extra}
+        files = write_eval_outputs(args.out, result, meta, before)
         print("wrote " + ", ".join(str(f) for f in files.values()))
     return 0
 
@@ -65,8 +77,11 @@ def register(cli) -> None:
     p = cli.group("eval").add_parser(
         "expressions", help="evaluate an expression classifier on a labelled data set",
         description="Classify every face of a data set split with a model and print accuracy, macro-F1, per-class "
-                    "recall/precision/F1 and the confusion matrix; with --out also write metrics.json, "
-                    "confusion.png and predictions.csv. Faces are resized to the model's input size.",
+                    "recall/precision/F1, the confusion matrix and the expected calibration error (ECE, 15 bins; "
+                    "for a temperature-calibrated checkpoint both with its temperature and uncalibrated, T=1); "
+                    "with --out also write metrics.json, confusion.png, reliability.png (and "
+                    "reliability_uncalibrated.png) and predictions.csv. Faces are resized to the model's input size. "
+                    "Calibrate a checkpoint with 'vidaffect calibrate expressions'.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     from vidaffect.training.expressions_cli import add_data_arguments
 
@@ -76,7 +91,9 @@ def register(cli) -> None:
                    help="registered model name (see 'vidaffect models list'), a .safetensors checkpoint, or a Keras "
                         "mini-Xception .hdf5")
     m.add_argument("--checkpoint", default=None, metavar="PATH", help="weights to load into --model instead of its own")
-    m.add_argument("--tta-flip", action="store_true", help="average predictions of each face and its mirror image")
+    m.add_argument("--tta-flip", action="store_true",
+                   help="average each face with its mirror image: the logits for ExprNet and mini-Xception (as "
+                        "'analyze --tta-flip'), the probabilities for other frame models")
     m.add_argument("--detect", action="store_true",
                    help="re-crop every image with the analysis pipeline (face detection + alignment to the model's "
                         "crop) to check that pipeline crops match the training distribution; images without a "
@@ -86,5 +103,7 @@ def register(cli) -> None:
     m.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
                    help="inference arithmetic of frame models: fp32 (the model card's figures), bf16 (autocast, "
                         "as `analyze --precision auto` uses on AMX CPUs), auto")
-    p.add_argument("--out", default=None, metavar="DIR", help="write metrics.json (with calibration), confusion.png, reliability.png, predictions.csv here")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write metrics.json (with calibration), confusion.png, reliability.png (and "
+                        "reliability_uncalibrated.png for a calibrated checkpoint), predictions.csv here")
     p.set_defaults(func=_eval)
