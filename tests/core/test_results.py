@@ -106,8 +106,12 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     res = Results(frames_table(), list(EMOTIONS), {"video": {"path": "clip.mp4"}})
 
     def boom(self, *a, **k):
-        with open(a[0], "w") as fh:
-            fh.write("half")
+        target = a[0]
+        if hasattr(target, "write"):  # written batch by batch into an open file
+            target.write("half")
+        else:
+            with open(target, "w") as fh:
+                fh.write("half")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", boom)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from vidaffect.identity.linking import link_tracks, spans_overlap
-from vidaffect.pipeline.analyzer import drop_tracks
+from vidaffect.pipeline.finalize import drop_tracks
 from vidaffect.tracking import BoxKalman, Track
 
 

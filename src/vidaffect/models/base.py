@@ -88,6 +88,12 @@ class EmotionModel(ABC):
         """Return outputs still pending at the end of a video."""
         return []
 
+    def pending_from(self) -> int | None:
+        """The lowest row id of the batches already processed that a later :meth:`process` or :meth:`finish`
+        may still answer (``None``: every processed row is answered).  The analyser writes rows before it to
+        disk; a model that answers late must say so here (the default: it answers every row at once)."""
+        return None
+
     def describe(self) -> dict:
         """Metadata recorded in the results (name, classes, crop, VA source, checkpoint...)."""
         return {

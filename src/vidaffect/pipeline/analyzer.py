@@ -11,6 +11,7 @@ more than ``total``.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -18,7 +19,7 @@ from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -28,12 +29,11 @@ from vidaffect import __version__
 from vidaffect.errors import VidaffectError
 from vidaffect.faces import Detections, FaceDetector, align_faces
 from vidaffect.faces.geometry import face_geometry
-from vidaffect.labels import VA_SOURCE_DERIVED
 from vidaffect.models.base import CropSpec, EmotionModel, FaceBatch, ModelOutput
 from vidaffect.models.registry import DEFAULT_MODEL, create_model
 from vidaffect.results.results import BASE_COLUMNS, Results
-from vidaffect.results.smoothing import smooth_frames
-from vidaffect.results.va import derived_va
+from vidaffect.pipeline.finalize import FinishPlan, finalize_batches, finish_empty, finish_landmarks
+from vidaffect.pipeline.spool import Spool, read_checkpoint, truncate_parts, write_checkpoint
 from vidaffect.tracking import FaceTracker, Track
 from vidaffect.utils.device import check_device
 from vidaffect.video import FrameReader, VideoFrame, open_video
@@ -80,12 +80,18 @@ class AnalyzeOptions:
     progress: bool = False
     strict: bool = False  # damaged video data fails the video instead of being skipped and recorded
     save_landmarks: bool = False  # keep every face row's 468 mesh points: Results.landmarks, <name>.landmarks.parquet
+    spill_rows: int = 4096  # finished rows are written to disk in parts of this many (memory stays bounded)
+    in_memory_rows: int = 50_000  # results up to this many rows come back as a DataFrame; longer ones stay on disk
+    checkpoint_every_s: float = 60.0  # restart points for resume: at a scene cut at least this long after the last
 
     def settings(self) -> dict[str, Any]:
         """Settings that change results (recorded in metadata; used for settings hashes)."""
         d = asdict(self)
         d.pop("progress")
         d.pop("threads")
+        d.pop("spill_rows")  # where rows wait (memory or disk) does not change them
+        d.pop("in_memory_rows")
+        d.pop("checkpoint_every_s")
         if not d["strict"]:  # only a strict run differs (settings hashes of earlier runs stay valid)
             d.pop("strict")
         if d["image_fps"] is None:  # likewise: only set for inputs without timestamps
@@ -113,6 +119,8 @@ class AnalyzeOptions:
             raise VidaffectError(f"--end ({self.end}) must be after --start ({self.start})")
         if self.max_gap_s < 0:
             raise VidaffectError(f"--max-gap must be >= 0 seconds, got {self.max_gap_s}")
+        if not math.isfinite(self.checkpoint_every_s) or self.checkpoint_every_s < 0:
+            raise VidaffectError(f"--checkpoint-every must be a number of seconds >= 0, got {self.checkpoint_every_s}")
         return self
 
 
@@ -134,6 +142,7 @@ def iter_tracked_faces(path: Any, fps: float | None = None, start: float | None 
                        max_faces: int = 10, multi_face: bool = True, landmarks: bool = True, max_gap_s: float = 1.0,
                        scene_cuts: bool = True, timings: dict[str, float] | None = None,
                        tracker: FaceTracker | None = None, embedder: Any = None,
+                       on_cut: Callable[[VideoFrame], None] | None = None,
                        ) -> Iterator[tuple[VideoFrame, Detections]]:
     """Decode ``path`` (any input of :func:`vidaffect.video.open_video`, or a reader it made) and yield
     ``(frame, detections)`` with stable ``face_ids`` for every analysed frame.
@@ -146,6 +155,9 @@ def iter_tracked_faces(path: Any, fps: float | None = None, start: float | None 
     every image after the first is a new shot (tracks end, the detector starts afresh), so no face is carried
     or tracked from one photo to the next; ``person_id`` links the same person across them.  A face seen once
     counts (a tracker passed in for stills needs ``confirm_hits=1``: :meth:`FaceTracker.configured`).
+
+    ``on_cut(frame)``: called at each new shot, after the tracks of the last one ended and before ``frame``
+    is searched (the analyser's restart points for ``--resume``).
     """
     reader = path if isinstance(path, FrameReader) else open_video(path, fps=fps, start=start, end=end)
     own_detector = not isinstance(detector, FaceDetector)
@@ -169,6 +181,8 @@ def iter_tracked_faces(path: Any, fps: float | None = None, start: float | None 
             if stills or (cuts is not None and cuts.update(gray)):  # gray is set whenever cuts is
                 tracker.cut()
                 det.reset()
+                if on_cut is not None:
+                    on_cut(frame)
             dets = det.detect(frame.image, gray)
             if not multi_face:
                 dets = _largest(dets)
@@ -194,7 +208,10 @@ def iter_tracked_faces(path: Any, fps: float | None = None, start: float | None 
 
 
 class _Table:
-    """Column store of result rows, filled as frames and model outputs arrive."""
+    """Column store of the rows still open during the pass (waiting for model outputs), filled as frames and
+    model outputs arrive; :meth:`spill` hands finished rows over to disk, so memory stays bounded.
+
+    Row ids are global (0, 1, 2... over the whole pass); ``offset`` rows have been spilled already."""
 
     def __init__(self, classes: tuple[str, ...], keep_landmarks: bool = False) -> None:
         self.classes = classes
@@ -203,9 +220,11 @@ class _Table:
         self.probs: list[np.ndarray | None] = []
         self.va: list[tuple[float, float] | None] = []
         self.extra: dict[str, dict[int, float]] = defaultdict(dict)
+        self.offset = 0
 
     def __len__(self) -> int:
-        return len(self.probs)
+        """Rows so far, spilled ones included (the next row's id)."""
+        return self.offset + len(self.probs)
 
     def add_frame(self, frame: VideoFrame, dets: Detections) -> np.ndarray:
         n = len(dets)
@@ -234,16 +253,20 @@ class _Table:
     def fill(self, out: ModelOutput) -> None:
         for j, r in enumerate(out.row_ids):
             r = int(r)
+            if r < self.offset:
+                raise RuntimeError(f"model output for row {r}, already written to disk (model.pending_from() "
+                                   f"must name the rows it still fills)")
             if out.probs is not None:
-                self.probs[r] = out.probs[j]
+                self.probs[r - self.offset] = out.probs[j]
             if out.valence is not None and out.arousal is not None:
-                self.va[r] = (float(out.valence[j]), float(out.arousal[j]))
+                self.va[r - self.offset] = (float(out.valence[j]), float(out.arousal[j]))
             for name, values in out.extra.items():
                 self.extra[name][r] = float(values[j])
 
     def frame(self, rows: range | np.ndarray | None = None) -> pd.DataFrame:
-        idx = np.arange(len(self)) if rows is None else np.asarray(rows)
-        df = pd.DataFrame({k: np.asarray(v)[idx] if len(v) else [] for k, v in self.cols.items()})
+        """The rows with global ids ``rows`` (default: every row still held) as a DataFrame."""
+        idx = np.arange(len(self.probs)) if rows is None else np.asarray(rows) - self.offset
+        df = pd.DataFrame({k: _column(v, idx, k) for k, v in self.cols.items()})
         c = len(self.classes)
         probs = np.full((len(idx), c), np.nan, dtype=np.float32)
         va = np.full((len(idx), 2), np.nan, dtype=np.float32)
@@ -256,8 +279,53 @@ class _Table:
             df[name] = probs[:, k]
         df["valence"], df["arousal"] = va[:, 0], va[:, 1]
         for name, values in self.extra.items():
-            df[name] = [values.get(int(r), np.nan) for r in idx]
+            df[name] = [values.get(int(r) + self.offset, np.nan) for r in idx]
         return df
+
+    def landmark_rows(self, upto: int) -> pd.DataFrame | None:
+        """The face rows among the held rows before global id ``upto``, with their 936 mesh values."""
+        if self.landmarks is None:
+            return None
+        k = upto - self.offset
+        face = np.asarray(self.cols["face_id"][:k]) >= 0
+        idx = np.flatnonzero(face)
+        return pd.DataFrame({"frame": np.asarray(self.cols["frame"][:k], np.int64)[idx],
+                             "time_s": np.asarray(self.cols["time_s"][:k], np.float64)[idx],
+                             "face_id": np.asarray(self.cols["face_id"][:k], np.int64)[idx],
+                             "landmarks": [self.landmarks[i] for i in idx]})
+
+    def spill(self, upto: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """Take the rows before global id ``upto`` out of memory: ``(rows, landmark rows)``."""
+        k = upto - self.offset
+        if k <= 0:
+            return self.frame(range(self.offset, self.offset)), None
+        rows = self.frame(range(self.offset, upto))
+        lms = self.landmark_rows(upto)
+        for v in self.cols.values():
+            del v[:k]
+        del self.probs[:k], self.va[:k]
+        if self.landmarks is not None:
+            del self.landmarks[:k]
+        for values in self.extra.values():
+            for r in [r for r in values if r < upto]:
+                del values[r]
+        self.offset = upto
+        return rows, lms
+
+
+# Every column gets one dtype whatever rows a part holds (a part of faceless frames would otherwise make the
+# geometry columns float64 and a part of faces float32): the Parquet parts then agree.
+_FLOAT32_COLUMNS = {"face_px", "yaw", "pitch", "roll", "eye_open_left", "eye_open_right", "mouth_open"}
+_BOOL_COLUMNS = {"detected", "mesh_fit"}
+_INT_COLUMNS = {"frame", "face_id", "faces_in_frame"}
+
+
+def _column(values: list, idx: np.ndarray, name: str) -> np.ndarray:
+    dtype = (np.int64 if name in _INT_COLUMNS else np.bool_ if name in _BOOL_COLUMNS
+             else np.float32 if name in _FLOAT32_COLUMNS else np.float64)
+    if not len(values):
+        return np.zeros(0, dtype)
+    return np.asarray(values, dtype=dtype)[idx]
 
 
 GEOMETRY_COLUMNS = ("detected", "mesh_fit", "face_px", "yaw", "pitch", "roll", "eye_open_left", "eye_open_right",
@@ -275,16 +343,6 @@ def face_row_geometry(image_shape: tuple[int, ...], dets: Detections) -> dict[st
     for k in GEOMETRY_COLUMNS[3:]:
         out[k] = geo.get(k, nan)
     return out
-
-
-def _emotion_column(df: pd.DataFrame, classes: tuple[str, ...]) -> pd.Series:
-    if not classes or df.empty:
-        return pd.Series([None] * len(df), index=df.index, dtype=object)
-    p = df[list(classes)].to_numpy(dtype=float)
-    has = ~np.isnan(p).all(axis=1)
-    out = np.full(len(df), None, dtype=object)
-    out[has] = np.asarray(classes, dtype=object)[np.nanargmax(np.where(has[:, None], p, 0.0), axis=1)[has]]
-    return pd.Series(out, index=df.index, dtype=object)
 
 
 def _versions() -> dict[str, str]:
@@ -320,6 +378,9 @@ class Analyzer:
             raise VidaffectError(f"unknown precision {opts.precision!r}; choose auto, fp32 or bf16")
         if opts.batch_size < 1:
             raise VidaffectError(f"batch size must be >= 1, got {opts.batch_size}")
+        if opts.spill_rows < 1 or opts.in_memory_rows < 0:
+            raise VidaffectError(f"spill_rows must be >= 1 and in_memory_rows >= 0, got {opts.spill_rows} and "
+                                 f"{opts.in_memory_rows}")
         if opts.face_size < 16:
             raise VidaffectError(f"face size must be >= 16 pixels, got {opts.face_size}")
         opts.check()
@@ -367,15 +428,25 @@ class Analyzer:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def analyze(self, source: Any, name: str | None = None) -> Results:
+    def analyze(self, source: Any, name: str | None = None, spool_dir: str | Path | None = None,
+                resume: bool = False) -> Results:
         """Analyse one input and return its :class:`Results`.
 
         ``source``: a video file, an image file, a folder of images, a NumPy array ((H, W, 3) or
         (N, H, W, 3) uint8 RGB), a webcam index (``0`` or ``"webcam:0"``, with ``end``) or a stream URL
         (``rtsp://``, ``http(s)://``...), see :func:`vidaffect.video.open_video`.  ``name``: of its result
         set (``Results.save``) and ``--save-crops`` folder, default the file or folder name without
-        extension, ``array``, ``webcamN`` or the URL's host and path."""
-        for _ in self._run(source, yield_frames=False, name=name):
+        extension, ``array``, ``webcamN`` or the URL's host and path.
+
+        Rows go to disk during the pass (Parquet parts in ``spool_dir``, default a temporary folder), so memory
+        does not grow with the video's length; results of more than ``in_memory_rows`` rows stay there
+        (``Results.frames`` then reads them on first use, ``Results.iter_batches`` in bounded batches).
+
+        Restart points: at a scene cut at least ``checkpoint_every_s`` of video after the last one, the state
+        is saved in ``spool_dir`` (``checkpoint.json``); ``resume=True`` continues a video file from the last
+        one the same input and settings left there, with the same final results as an uninterrupted run.  A
+        video without scene cuts has no restart point: it is analysed again from the start."""
+        for _ in self._run(source, yield_frames=False, name=name, spool_dir=spool_dir, resume=resume):
             pass
         return self._last_results
 
@@ -403,7 +474,8 @@ class Analyzer:
         """The confirmed face tracks of the last video (boxes' motion filters, embeddings, time spans)."""
         return self._last_tracks
 
-    def _run(self, source: Any, yield_frames: bool, name: str | None = None) -> Iterator[FrameResult]:
+    def _run(self, source: Any, yield_frames: bool, name: str | None = None,
+             spool_dir: str | Path | None = None, resume: bool = False) -> Iterator[FrameResult]:
         opts, model = self.options, self.model
         timings: dict[str, float] = defaultdict(float)
         reader = open_video(source, fps=opts.fps, start=opts.start, end=opts.end, strict=opts.strict,
@@ -414,6 +486,16 @@ class Analyzer:
         model.reset()
         classes = tuple(model.classes)
         table = _Table(classes, opts.save_landmarks)
+        identity = self._identity(reader)
+        restart = None
+        if resume and spool_dir is not None and reader.can_skip and not yield_frames:
+            restart = read_checkpoint(spool_dir, identity)
+            if restart is not None:
+                truncate_parts(spool_dir, restart["row_parts"], restart["landmark_parts"])
+            else:
+                log.warning("%s: no restart point for this input and these settings in %s; analysing from the "
+                            "start", label, spool_dir)
+        spool = Spool(spool_dir, fresh=restart is None)
         pending: list[tuple[np.ndarray, np.ndarray, Detections, VideoFrame]] = []
         pending_faces = 0
         held: list[tuple[VideoFrame, Detections, np.ndarray]] = []
@@ -427,19 +509,25 @@ class Analyzer:
         # MODEL_QUEUE batches wait so memory stays bounded.  The streaming API runs the model inline so every
         # frame it yields is complete.
         worker = ThreadPoolExecutor(1, thread_name_prefix="vidaffect-model") if not yield_frames else None
-        in_flight: deque[Future] = deque()
+        in_flight: deque[tuple[Future, int]] = deque()  # a batch on the worker and its first row id
 
-        def run_model(batch: FaceBatch) -> list[ModelOutput]:
+        waiting: list[int | None] = [None]  # model.pending_from() after the last batch whose outputs were taken
+
+        def run_model(batch: FaceBatch) -> tuple[list[ModelOutput], int | None]:
             t0 = time.perf_counter()
             outs = model.process(batch)
             timings["model"] += time.perf_counter() - t0
-            return outs
+            return outs, model.pending_from()  # asked on the model's own thread, between its batches
+
+        def take(result: tuple[list[ModelOutput], int | None]) -> None:
+            for out in result[0]:
+                table.fill(out)
+            waiting[0] = result[1]
 
         def collect(keep: int) -> None:
             t0 = time.perf_counter()
             while len(in_flight) > keep:
-                for out in in_flight.popleft().result():
-                    table.fill(out)
+                take(in_flight.popleft()[0].result())
             timings["model_wait"] += time.perf_counter() - t0  # the main thread waiting for the worker
 
         def flush() -> list[FrameResult]:
@@ -453,111 +541,162 @@ class Analyzer:
                     times=np.concatenate([np.full(len(p[1]), p[3].time_s) for p in pending]),
                 )
                 if worker is None:
-                    for out in run_model(batch):
-                        table.fill(out)
+                    take(run_model(batch))
                 else:
-                    in_flight.append(worker.submit(run_model, batch))
+                    in_flight.append((worker.submit(run_model, batch), int(batch.row_ids.min())))
                     collect(MODEL_QUEUE)
             pending, pending_faces = [], 0
             ready = [FrameResult(f, d, table.frame(r)) for f, d, r in held] if yield_frames else []
             held.clear()
             return ready
 
+        def spill(final: bool = False) -> None:
+            """Write the finished rows to disk: those before the oldest row a model may still fill."""
+            upto = len(table)
+            if pending:
+                upto = min(upto, int(pending[0][1].min()))
+            if in_flight:
+                upto = min(upto, in_flight[0][1])
+            if held:
+                upto = min(upto, int(held[0][2].min()))
+            if waiting[0] is not None:
+                upto = min(upto, waiting[0])
+            if final or upto - table.offset >= opts.spill_rows:
+                t0 = time.perf_counter()
+                spool.write(*table.spill(upto))
+                timings["write"] += time.perf_counter() - t0
+
         # a still (a photo) is one frame to find a face on: its detections need no second frame to confirm them
         tracker = FaceTracker.configured(self.embedder, reader.stills, max_gap_s=opts.max_gap_s)
+        last_point = [float(opts.start or 0.0)]  # video time of the last restart point
+        if restart is not None:
+            tracker.restore(restart["tracker"])
+            table.offset = int(restart["rows"])
+            n_frames = int(restart["frames"])
+            reader.skip_until = int(restart["next_frame"])
+            last_point[0] = float(restart["time_s"])
+            timings.update(restart["timings"])
+            if bar is not None:
+                bar.update(n_frames)
+            log.info("%s: resuming at %.2f s (frame %d)", label, restart["time_s"], restart["next_frame"])
+
+        def restart_point(frame: VideoFrame) -> None:
+            """A new shot: every track has ended.  At most every ``checkpoint_every_s`` of video time, send the
+            rows so far to disk and, when no model still holds rows, save the state to resume from here.  The
+            points depend on the video only, so a resumed run batches its frames exactly as a run that was
+            never interrupted."""
+            if yield_frames or frame.time_s - last_point[0] < opts.checkpoint_every_s:
+                return
+            last_point[0] = frame.time_s
+            flush()
+            collect(0)
+            if waiting[0] is not None:
+                return
+            spill(final=True)
+            if not spool.temporary and reader.can_skip:  # only a video file can be decoded to the same frame again
+                write_checkpoint(spool.folder, {
+                    "identity": identity, "next_frame": frame.index, "time_s": frame.time_s, "rows": len(table),
+                    "row_parts": spool.rows.count, "landmark_parts": spool.landmarks.count, "frames": n_frames,
+                    "tracker": tracker.state(), "timings": dict(timings)})
+
         stream = iter_tracked_faces(
             reader, opts.fps, opts.start, opts.end, self.detector, opts.min_confidence, opts.max_faces,
-            opts.multi_face, opts.landmarks, opts.max_gap_s, opts.scene_cuts, timings, tracker, self.embedder)
+            opts.multi_face, opts.landmarks, opts.max_gap_s, opts.scene_cuts, timings, tracker, self.embedder,
+            on_cut=restart_point)
         try:
-            for frame, dets in stream:
-                n_frames += 1
-                rows = table.add_frame(frame, dets)
+            try:
+                for frame, dets in stream:
+                    n_frames += 1
+                    rows = table.add_frame(frame, dets)
+                    t0 = time.perf_counter()
+                    if len(dets):
+                        crops = align_faces(frame.image, dets, self.model_crop)
+                        pending.append((crops, rows, dets, frame))
+                        pending_faces += len(dets)
+                        if crops_dir is not None:
+                            self._save_crops(crops_dir, frame, dets)
+                    timings["align"] += time.perf_counter() - t0
+                    if yield_frames:
+                        held.append((frame, dets, rows if len(dets) else np.array([len(table) - 1])))
+                    if pending_faces >= opts.batch_size or (yield_frames and not pending):
+                        yield from flush()
+                    spill()
+                    if bar is not None:
+                        bar.update(1)
+                        elapsed = time.perf_counter() - t_start
+                        if n_frames % 10 == 0 and elapsed > 0:
+                            bar.set_postfix(fps=f"{n_frames / elapsed:.1f}", refresh=False)
+                yield from flush()
+                collect(0)
                 t0 = time.perf_counter()
-                if len(dets):
-                    crops = align_faces(frame.image, dets, self.model_crop)
-                    pending.append((crops, rows, dets, frame))
-                    pending_faces += len(dets)
-                    if crops_dir is not None:
-                        self._save_crops(crops_dir, frame, dets)
-                timings["align"] += time.perf_counter() - t0
-                if yield_frames:
-                    held.append((frame, dets, rows if len(dets) else np.array([len(table) - 1])))
-                if pending_faces >= opts.batch_size or (yield_frames and not pending):
-                    yield from flush()
+                take((model.finish(), None))
+                timings["model"] += time.perf_counter() - t0
+                spill(final=True)
+            finally:
+                if worker is not None:
+                    worker.shutdown(wait=True, cancel_futures=True)
                 if bar is not None:
-                    bar.update(1)
-                    elapsed = time.perf_counter() - t_start
-                    if n_frames % 10 == 0 and elapsed > 0:
-                        bar.set_postfix(fps=f"{n_frames / elapsed:.1f}", refresh=False)
-            yield from flush()
-            collect(0)
-            t0 = time.perf_counter()
-            for out in model.finish():
-                table.fill(out)
-            timings["model"] += time.perf_counter() - t0
-        finally:
-            if worker is not None:
-                worker.shutdown(wait=True, cancel_futures=True)
-            if bar is not None:
-                bar.close()
-        total = time.perf_counter() - t_start
-        if name != reader_info.name:  # the name the caller gave is the result set's
-            reader_info = replace(reader_info, name=name)
-        self._last_results = self._assemble(reader_info, table, classes, n_frames, total, timings, tracker)
-        self._last_results.metadata.update(_decode_warnings(label, reader, n_frames))
+                    bar.close()
+            total = time.perf_counter() - t_start
+            if name != reader_info.name:  # the name the caller gave is the result set's
+                reader_info = replace(reader_info, name=name)
+            decode = _decode_warnings(label, reader, n_frames)
+            if resume and restart is None:
+                decode["warnings"].append("--resume: no restart point for this input and these settings, analysed "
+                                          "from the start")
+            elif restart is not None:
+                decode["resumed_at_s"] = round(float(restart["time_s"]), 3)
+            self._last_results = self._finish(reader_info, spool, table, n_frames, total, timings, tracker, decode)
+        except BaseException:
+            if spool.temporary or not spool.has_checkpoint():  # kept only where a resume can start from
+                spool.remove()
+            raise
 
-    def _assemble(self, info, table: _Table, classes: tuple[str, ...], n_frames: int, total: float,
-                  timings: dict[str, float], tracker: FaceTracker) -> Results:
+    def _finish(self, info, spool: Spool, table: _Table, n_frames: int, total: float,
+                timings: dict[str, float], tracker: FaceTracker, decode: dict[str, Any]) -> Results:
+        """The final tables from the spooled rows, in bounded batches (see :mod:`vidaffect.pipeline.finalize`)."""
+        from vidaffect.results.store import TableWriter, read_batches
+
         opts, model = self.options, self.model
+        classes = table.classes
         t0 = time.perf_counter()
         tracks = tracker.finish()
         self._last_tracks = tracks
         self._last_merged = dict(tracker.merged)
-        df = table.frame()
-        if tracker.merged:  # tracks re-identified after they started continue the earlier track's id
-            df["face_id"] = df["face_id"].replace(tracker.merged)
-        landmarks = None
-        if table.landmarks is not None:
-            keep = (df["face_id"] >= 0) & ~df["face_id"].isin(list(tracker.discarded))
-            landmarks = df.loc[keep, ["frame", "time_s", "face_id"]].reset_index(drop=True)
-            landmarks["landmarks"] = [table.landmarks[i] for i in np.flatnonzero(keep.to_numpy())]
-        df = drop_tracks(df, tracker.discarded)
-        va_source = model.va_source
-        if va_source is None and classes:
-            has = df["face_id"].to_numpy() >= 0
-            probs = df.loc[has, list(classes)].to_numpy(dtype=np.float32)
-            ok = ~np.isnan(probs).any(axis=1)
-            va = np.full((len(probs), 2), np.nan, np.float32)
-            va[ok] = derived_va(probs[ok], classes)
-            df.loc[has, "valence"], df.loc[has, "arousal"] = va[:, 0], va[:, 1]
-            va_source = VA_SOURCE_DERIVED
-        if opts.smoothing_size > 0:
-            df = smooth_frames(df, list(classes) + ["valence", "arousal"], opts.smoothing_size)
-        df["emotion"] = _emotion_column(df, classes)
-        # where valence/arousal come from, on every face row, so that a CSV alone says it
-        df["va_source"] = pd.Series(np.where(df["face_id"].to_numpy() >= 0, va_source, None), index=df.index,
-                                    dtype=object)
-        cols = ["frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "score", "faces_in_frame", *classes,
-                "emotion", "valence", "arousal", "va_source"]
-        df = df[cols + [c for c in df.columns if c not in cols]]
-        df["face_id"] = df["face_id"].astype("int64")
-        df["frame"] = df["frame"].astype("int64")
-        identity = None
+        persons, identity = None, None
         if self.embedder is not None:
             t1 = time.perf_counter()
-            identity = self._link_persons(df, tracks, tracker)
+            persons, identity = self._link_persons(tracks, tracker)
             timings["link"] = time.perf_counter() - t1
+        plan = FinishPlan(classes, model.va_source, opts.smoothing_size, dict(tracker.merged),
+                          set(tracker.discarded), persons)
+        writer = TableWriter(spool.folder / "frames.parquet")
+        face_rows, face_ids = 0, set()
+        try:
+            for batch in finalize_batches(read_batches(spool.row_parts(), batch_rows=opts.spill_rows), plan):
+                writer.write(batch)
+                faces = batch["face_id"].to_numpy()
+                face_rows += int((faces >= 0).sum())
+                face_ids.update(int(f) for f in np.unique(faces[faces >= 0]))
+            frames_path = writer.close(empty_like=finish_empty(table.frame(range(0, 0)), plan))
+        except BaseException:
+            writer.abort()
+            raise
+        landmarks_path = None
+        if opts.save_landmarks:
+            landmarks_path = finish_landmarks(spool, plan)
+        spool.drop_parts()
         timings["assemble"] = time.perf_counter() - t0
         per_frame = {k: round(1000 * v / max(n_frames, 1), 3) for k, v in timings.items()}
         per_frame["total"] = round(1000 * total / max(n_frames, 1), 3)
         meta = {
             "video": info.to_dict(),
             "frames_analysed": n_frames,
-            "faces_found": int((df["face_id"] >= 0).sum()),
-            "face_ids": sorted(int(i) for i in df.loc[df["face_id"] >= 0, "face_id"].unique()),
+            "faces_found": face_rows,
+            "face_ids": sorted(face_ids),
             "classes": list(classes),
             "model": model.describe(),
-            "va_source": va_source,
+            "va_source": plan.final_va_source,
             "settings": self.options.settings(),
             "face_stage": {"detector": self.detector.model, "runtime": self.detector.runtime,
                            "threshold": round(float(self.detector.min_confidence), 4)},
@@ -569,25 +708,39 @@ class Analyzer:
             "speed_ms_per_frame": per_frame,
             "fps": round(n_frames / total, 2) if total > 0 else None,
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **decode,
         }
-        if landmarks is not None and "person_id" in df.columns:
-            person = df.loc[df["face_id"] >= 0].drop_duplicates("face_id").set_index("face_id")["person_id"]
-            landmarks.insert(3, "person_id", landmarks["face_id"].map(person).fillna(-1).astype("int64"))
-        return Results(df.reset_index(drop=True), list(classes), meta, landmarks=landmarks)
+        in_memory = writer.rows <= opts.in_memory_rows
+        res = Results.from_table(frames_path, list(classes), meta, landmarks=landmarks_path, in_memory=in_memory,
+                                 owner=spool.folder if spool.temporary else None)
+        if in_memory and spool.temporary:
+            spool.remove()
+        return res
 
-    def _link_persons(self, df: pd.DataFrame, tracks: list[Track], tracker: FaceTracker) -> dict[str, Any]:
-        """Add ``person_id`` to ``df`` in place (tracks linked into persons); returns the metadata entry."""
+    def _identity(self, reader: FrameReader) -> dict[str, Any]:
+        """What a restart point must match: the input file (path, size, modification time), the settings that
+        change results, the model and vidaffect's version."""
+        ident: dict[str, Any] = {"input": str(reader.path), "settings": self.options.settings(),
+                                 "model": self.model.describe().get("name"), "vidaffect": __version__}
+        try:
+            st = Path(str(reader.path)).stat()
+            ident.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
+        except OSError:
+            pass
+        return json.loads(json.dumps(ident, default=str))
+
+    def _link_persons(self, tracks: list[Track], tracker: FaceTracker) -> tuple[dict[int, int], dict[str, Any]]:
+        """Tracks linked into persons: ``({face_id: person_id}, the metadata entry)``."""
         from vidaffect.identity.linking import link_tracks
 
         threshold = self.options.identity_threshold
         if threshold is None:
             threshold = self.embedder.link_threshold
         persons = link_tracks(tracks, threshold)
-        df["person_id"] = df["face_id"].map(persons).fillna(-1).astype("int64")
-        return {"model": self.embedder.name, "distance": "cosine", "linkage": "average",
-                "threshold": threshold, "reid_distance": tracker.reid_distance,
-                "persons": len(set(persons.values())), "tracks": len(tracks),
-                "tracks_without_embedding": sum(t.embedding is None for t in tracks)}
+        return persons, {"model": self.embedder.name, "distance": "cosine", "linkage": "average",
+                         "threshold": threshold, "reid_distance": tracker.reid_distance,
+                         "persons": len(set(persons.values())), "tracks": len(tracks),
+                         "tracks_without_embedding": sum(t.embedding is None for t in tracks)}
 
     def _save_crops(self, crops_dir: Path, frame: VideoFrame, dets: Detections) -> None:
         import cv2
@@ -611,25 +764,6 @@ class Analyzer:
         rate = self.options.fps or info.fps
         total = int(round(max(duration, 0) * rate)) or None
         return tqdm(total=total, desc=name[:30], unit="frame", dynamic_ncols=True, leave=False)
-
-
-def drop_tracks(df: pd.DataFrame, face_ids: set[int]) -> pd.DataFrame:
-    """``df`` without the rows of ``face_ids`` (tentative tracks): ``faces_in_frame`` recounted, and a
-    frame left without faces gets its one no-face row, so no analysed frame goes missing."""
-    if not face_ids:
-        return df
-    gone = df["face_id"].isin(list(face_ids))
-    if not gone.any():
-        return df
-    emptied = sorted(set(df.loc[gone, "frame"]) - set(df.loc[~gone, "frame"]))
-    blank = df[gone].drop_duplicates("frame")
-    blank = blank[blank["frame"].isin(emptied)].copy()
-    for col in blank.columns:
-        if col not in ("frame", "time_s"):
-            blank[col] = -1 if col == "face_id" else False if col in ("detected", "mesh_fit") else np.nan
-    out = pd.concat([df[~gone], blank]).sort_values("frame", kind="stable")
-    out["faces_in_frame"] = (out["face_id"] >= 0).groupby(out["frame"]).transform("sum").astype("int64")
-    return out.reset_index(drop=True)
 
 
 def _decode_warnings(path: str, reader: FrameReader, n_frames: int) -> dict[str, Any]:

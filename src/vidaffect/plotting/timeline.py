@@ -11,17 +11,19 @@ from vidaffect.plotting.common import face_rows, frame_step, new_figure, save_fi
 
 
 def plot_results(frames: pd.DataFrame, classes: list[str], title: str = "", path: str | Path | None = None,
-                 max_faces: int = 6):
+                 max_faces: int = 6, time_range: tuple[float, float] | None = None, step: float | None = None):
     """Figure with, per face (at most ``max_faces``, longest on screen first), a VA trend and a
     stacked emotion-probability timeline.  Saves to ``path`` (PNG/SVG/PDF by suffix) when given.
 
-    The time axis covers the analysed times only; lines break where a face is absent."""
+    The time axis covers the analysed times only; lines break where a face is absent.  ``time_range`` and
+    ``step`` (time between samples) replace what ``frames`` say when it holds only some rows or time bins
+    (:func:`vidaffect.results.plot_data.binned_face_rows`)."""
     faces = face_rows(frames, max_faces)
     n = max(len(faces), 1)
     fig = new_figure(figsize=(13, 2.6 * n))
     axes = fig.subplots(n, 2, squeeze=False)
-    t0, t1 = time_span(frames)
-    gap = 2.5 * frame_step(frames)
+    t0, t1 = time_range if time_range is not None else time_span(frames)
+    gap = 2.5 * (step if step is not None else frame_step(frames))
     if not faces:
         for ax in axes[0]:
             ax.text(0.5, 0.5, "no face found", ha="center", va="center", transform=ax.transAxes)

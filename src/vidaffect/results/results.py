@@ -21,7 +21,8 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,11 @@ import numpy as np
 import pandas as pd
 
 from vidaffect.errors import OutputError, VidaffectError
-from vidaffect.results.vtt import write_vtt
+from vidaffect.results.store import _none_for_missing, _objects_back
+from vidaffect.results.vtt import write_vtt_batches
 from vidaffect.utils.atomic import atomic_path, atomic_write_text
 
+IN_MEMORY_ROWS = 50_000  # Results.load: larger Parquet tables stay on disk
 BASE_COLUMNS = ["frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "score", "faces_in_frame"]
 FORMATS = ("csv", "parquet", "json")
 # The column groups (py-feat's Fex has the same idea): the key columns of every group, then each group's own.
@@ -114,19 +117,111 @@ class ResultsFrame(_ColumnGroups):
                 f"{' (' + shown + ')' if shown else ''}>")
 
 
-@dataclass(repr=False)
 class Results(_ColumnGroups):
-    """Per-frame, per-face results of one analysed input (see the module docstring for its sequence API)."""
+    """Per-frame, per-face results of one analysed input (see the module docstring for its sequence API).
 
-    frames: pd.DataFrame
-    classes: list[str]
-    metadata: dict[str, Any] = field(default_factory=dict)
-    # with ``save_landmarks``: one row per face row (frame, time_s, face_id[, person_id]) and its 468 mesh
-    # points as ``landmarks`` (936 floats: x0, y0, x1, y1, ...; NaN without a mesh)
-    landmarks: pd.DataFrame | None = field(default=None, repr=False)
+    The table lives in memory (``frames``, a DataFrame) or, for long inputs, in a Parquet file on disk
+    (:meth:`from_table` with ``in_memory=False``): ``frames`` then reads it on first use, while
+    :meth:`iter_batches`, :meth:`summary`, the writers and :meth:`plot` read it in bounded batches whatever
+    its length."""
+
+    def __init__(self, frames: pd.DataFrame | None = None, classes: list[str] | tuple[str, ...] = (),
+                 metadata: dict[str, Any] | None = None, landmarks: pd.DataFrame | None = None, *,
+                 table: str | Path | None = None, landmarks_table: str | Path | None = None) -> None:
+        if frames is None and table is None:
+            raise ValueError("Results need frames (a DataFrame) or a table (a Parquet file)")
+        self._frames = frames
+        self.table = Path(table) if table is not None else None  # the on-disk table (None: in memory)
+        self.classes = list(classes)
+        self.metadata = metadata if metadata is not None else {}
+        # with ``save_landmarks``: one row per face row (frame, time_s, face_id[, person_id]) and its 468 mesh
+        # points as ``landmarks`` (936 floats: x0, y0, x1, y1, ...; NaN without a mesh)
+        self._landmarks = landmarks
+        self.landmarks_table = Path(landmarks_table) if landmarks_table is not None else None
+        self._mapped: list[tuple[str, str, dict]] = []  # columns added to an on-disk table (see map_column)
+
+    @classmethod
+    def from_table(cls, path: str | Path, classes: list[str], metadata: dict[str, Any],
+                   landmarks: str | Path | None = None, in_memory: bool = True,
+                   owner: str | Path | None = None) -> "Results":
+        """Results of the Parquet table ``path`` (and ``landmarks``): read into memory, or kept on disk.
+        ``owner``: a folder holding the files that is removed when these results are garbage-collected."""
+        from vidaffect.results.store import read_batches
+
+        if in_memory:
+            frames = pd.concat(list(read_batches(path)), ignore_index=True) if _rows_of(path) else \
+                _empty_frame(path)
+            lms = None
+            if landmarks is not None:
+                lms = pd.concat(list(read_batches(landmarks)), ignore_index=True) if _rows_of(landmarks) else \
+                    _empty_frame(landmarks)
+            return cls(frames, classes, metadata, landmarks=lms)
+        res = cls(None, classes, metadata, table=path, landmarks_table=landmarks)
+        if owner is not None:
+            weakref.finalize(res, shutil.rmtree, str(owner), True)
+        return res
 
     def _rows(self) -> pd.DataFrame:
         return self.frames
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether ``frames`` is held in memory (else it is read from ``table`` on use)."""
+        return self._frames is not None
+
+    @property
+    def frames(self) -> pd.DataFrame:
+        """The whole table as a DataFrame (read from disk on first use when the results live there)."""
+        if self._frames is None:
+            self._frames = pd.concat(list(self.iter_batches()), ignore_index=True) if _rows_of(self.table) else \
+                self._apply_mapped(_empty_frame(self.table))
+        return self._frames
+
+    @frames.setter
+    def frames(self, value: pd.DataFrame) -> None:
+        self._frames = value
+
+    @property
+    def landmarks(self) -> pd.DataFrame | None:
+        if self._landmarks is None and self.landmarks_table is not None:
+            from vidaffect.results.store import read_batches
+
+            self._landmarks = pd.concat(list(read_batches(self.landmarks_table)), ignore_index=True) \
+                if _rows_of(self.landmarks_table) else _empty_frame(self.landmarks_table)
+        return self._landmarks
+
+    @landmarks.setter
+    def landmarks(self, value: pd.DataFrame | None) -> None:
+        self._landmarks = value
+
+    def iter_batches(self, columns: list[str] | None = None, batch_rows: int | None = None):
+        """The table in order as DataFrames of at most ``batch_rows`` rows (default 16,384), only ``columns``
+        when given: what bounded-memory consumers read (an on-disk table is never loaded whole)."""
+        from vidaffect.results.store import BATCH_ROWS, read_batches
+
+        n = batch_rows or BATCH_ROWS
+        if self._frames is not None:
+            df = self._frames if columns is None else self._frames[[c for c in columns if c in self._frames.columns]]
+            for i in range(0, len(df), n):
+                yield df.iloc[i:i + n]
+            return
+        sources = None if columns is None else list(columns) + [s for _, s, _ in self._mapped]
+        for b in read_batches(self.table, sources, n):
+            b = self._apply_mapped(b)
+            yield b if columns is None else b[[c for c in columns if c in b.columns]]
+
+    def _apply_mapped(self, df: pd.DataFrame) -> pd.DataFrame:
+        for name, source, mapping in self._mapped:
+            df[name] = df[source].map(mapping).where(df["face_id"] >= 0, None)
+        return df
+
+    def map_column(self, name: str, source: str, mapping: dict) -> None:
+        """Add column ``name`` = ``mapping`` of column ``source`` on the face rows (``None`` elsewhere), e.g.
+        ``person_name`` from ``person_id``; on an on-disk table it is applied as batches are read."""
+        if self._frames is not None:
+            self._frames[name] = self._frames[source].map(mapping).where(self._frames["face_id"] >= 0, None)
+        else:
+            self._mapped = [m for m in self._mapped if m[0] != name] + [(name, source, dict(mapping))]
 
     # ----- a sequence of analysed frames -----
     def _frame_rows(self) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -139,19 +234,35 @@ class Results(_ColumnGroups):
 
     def __len__(self) -> int:
         """The number of analysed frames (with or without faces)."""
-        return 0 if self.frames.empty else int(self.frames["frame"].nunique())
+        if self._frames is not None:
+            return 0 if self._frames.empty else int(self._frames["frame"].nunique())
+        seen: set[int] = set()
+        for b in self.iter_batches(["frame"]):  # frames are few next to rows: a set of their numbers
+            seen.update(b["frame"].unique().tolist())
+        return len(seen)
 
     def _view(self, position: int, frame: int, rows: np.ndarray) -> ResultsFrame:
         part = self.frames.iloc[rows]
         return ResultsFrame(position, int(frame), float(part["time_s"].iloc[0]), part, list(self.classes))
 
     def __iter__(self):
+        if self._frames is None:  # on disk: frame by frame from bounded batches (rows are in frame order)
+            from vidaffect.results.store import frame_batches
+
+            i = 0
+            for b in frame_batches(self.iter_batches()):
+                for k, r in b.groupby("frame", sort=True).indices.items():
+                    part = b.iloc[r]
+                    yield ResultsFrame(i, int(k), float(part["time_s"].iloc[0]), part, list(self.classes))
+                    i += 1
+            return
         keys, rows = self._frame_rows()
         for i, (k, r) in enumerate(zip(keys, rows)):
             yield self._view(i, k, r)
 
     def __getitem__(self, key: int | slice) -> ResultsFrame | list[ResultsFrame]:
-        """``res[i]``: the i-th analysed frame (a :class:`ResultsFrame`); ``res[a:b]``: a list of them."""
+        """``res[i]``: the i-th analysed frame (a :class:`ResultsFrame`); ``res[a:b]``: a list of them.
+        (Indexing reads a table on disk whole; iterate, or use :meth:`iter_batches`, to keep memory bounded.)"""
         keys, rows = self._frame_rows()
         if isinstance(key, slice):
             return [self._view(i, keys[i], rows[i]) for i in range(*key.indices(len(keys)))]
@@ -169,12 +280,20 @@ class Results(_ColumnGroups):
         kind = video.get("kind", "video")
         shown = Path(path).name if path and kind in ("video", "image", "images") else path
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        faces = self.faces
-        parts = [repr(shown or video.get("name") or "?"), f"frames={len(self)}",
-                 f"faces={faces['face_id'].nunique() if len(faces) else 0}", f"face_rows={len(faces)}"]
-        if "person_id" in faces.columns:
-            ids = faces["person_id"]
-            parts.append(f"persons={ids[ids >= 0].nunique()}")
+        frames, face_ids, persons, face_rows = set(), set(), set(), 0
+        has_persons = False
+        for b in self.iter_batches(["frame", "face_id", "person_id"]):
+            frames.update(b["frame"].unique().tolist())
+            faces = b[b["face_id"] >= 0]
+            face_rows += len(faces)
+            face_ids.update(faces["face_id"].unique().tolist())
+            if "person_id" in b.columns:
+                has_persons = True
+                persons.update(faces.loc[faces["person_id"] >= 0, "person_id"].unique().tolist())
+        parts = [repr(shown or video.get("name") or "?"), f"frames={len(frames)}", f"faces={len(face_ids)}",
+                 f"face_rows={face_rows}"]
+        if has_persons or (self._frames is not None and "person_id" in self._frames.columns):
+            parts.append(f"persons={len(persons)}")
         classes = list(self.classes)
         shown_classes = ", ".join(classes if len(classes) <= 8 else [*classes[:3], "...", *classes[-2:]])
         parts.append(f"classes=[{shown_classes}]")
@@ -196,7 +315,10 @@ class Results(_ColumnGroups):
         return self.frames
 
     def face_ids(self) -> list[int]:
-        return sorted(int(i) for i in self.faces["face_id"].unique())
+        ids: set[int] = set()
+        for b in self.iter_batches(["face_id"]):
+            ids.update(int(i) for i in b.loc[b["face_id"] >= 0, "face_id"].unique())
+        return sorted(ids)
 
     def summary(self, by: str = "face") -> pd.DataFrame:
         """Per face track (``by="face"``) or per person (``by="person"``: the person's tracks together; needs
@@ -204,34 +326,15 @@ class Results(_ColumnGroups):
 
         ``on_screen_s`` adds up the real durations of the analysed frames that show the face (see
         :meth:`frame_durations`), so variable-frame-rate videos and ``--fps`` sampling are counted right.
+        Computed batch by batch (:class:`~vidaffect.results.accumulators.SummaryAccumulator`): bounded memory
+        for a table on disk.
         """
+        from vidaffect.results.accumulators import SUMMARY_INPUT_COLUMNS, summarise
+
         if by not in ("face", "person"):
             raise ValueError(f"summary by 'face' or 'person', not {by!r}")
-        key = "face_id" if by == "face" else "person_id"
-        faces = self.faces
-        if key not in faces.columns:
-            raise ValueError("summary by person needs person_id (analysed without --no-identity)")
-        shown = self.frame_durations()
-        rows = []
-        for fid, g in faces.groupby(key):
-            shares = g["emotion"].value_counts(normalize=True)
-            row = {
-                key: int(fid), "first_s": float(g["time_s"].min()), "last_s": float(g["time_s"].max()),
-                "on_screen_s": round(float(shown.reindex(g["time_s"].unique()).sum()), 3), "frames": int(len(g)),
-                "mean_valence": float(g["valence"].mean()), "mean_arousal": float(g["arousal"].mean()),
-                "dominant_emotion": str(shares.index[0]) if len(shares) else None,
-            }
-            if by == "person":
-                row["face_ids"] = " ".join(str(int(f)) for f in sorted(g["face_id"].unique()))
-            for col in ("person_id", "person_name"):  # added by the identity stage
-                if col in g.columns and col != key:
-                    row[col] = g[col].iloc[0]
-            for c in self.classes:
-                row[f"share_{c}"] = float(shares.get(c, 0.0))
-            rows.append(row)
-        cols = [key, "first_s", "last_s", "on_screen_s", "frames", "mean_valence", "mean_arousal",
-                "dominant_emotion"] + [f"share_{c}" for c in self.classes]
-        return pd.DataFrame(rows, columns=cols if not rows else None)
+        return summarise(self.iter_batches(list(SUMMARY_INPUT_COLUMNS)), self.classes, by,
+                         self.metadata.get("damaged_spans"))
 
     def frame_durations(self) -> pd.Series:
         """Seconds each analysed frame stands for, indexed by ``time_s``: the time until the next analysed
@@ -250,42 +353,70 @@ class Results(_ColumnGroups):
                 dur[before] = min(dur[before], step)
         return pd.Series(dur, index=times)
 
-    # ----- writers (all atomic) -----
+    # ----- writers (all atomic, all batch by batch: bounded memory for a table on disk) -----
+    def _header_frame(self) -> pd.DataFrame:
+        """The table's columns without rows."""
+        if self._frames is not None:
+            return self._frames.iloc[0:0]
+        return self._apply_mapped(_empty_frame(self.table))
+
     def to_csv(self, path: str | Path) -> Path:
         with atomic_path(path) as tmp:
-            self.frames.to_csv(tmp, index=False, float_format="%.5g")
+            with open(tmp, "w", newline="") as fh:
+                first = True
+                for b in self.iter_batches():
+                    b.to_csv(fh, index=False, header=first, float_format="%.5g")
+                    first = False
+                if first:
+                    self._header_frame().to_csv(fh, index=False, float_format="%.5g")
         return Path(path)
 
     def to_parquet(self, path: str | Path) -> Path:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        from vidaffect.results.store import TableWriter
 
-        table = pa.Table.from_pandas(self.frames, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               b"vidaffect": json.dumps(self.metadata, default=str).encode()})
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp)
-        return Path(path)
+        writer = TableWriter(path, metadata=self.metadata)
+        try:
+            for b in self.iter_batches():
+                writer.write(b)
+            return writer.close(empty_like=self._header_frame())
+        except BaseException:
+            writer.abort()
+            raise
 
     def to_json(self, path: str | Path) -> Path:
         """One JSON document: ``{"metadata": ..., "summary": [...], "frames": [...]}``."""
-        doc = {
-            "metadata": self.metadata,
-            "summary": json.loads(self.summary().to_json(orient="records")),
-            "frames": json.loads(self.frames.to_json(orient="records")),
-        }
-        return atomic_write_text(path, json.dumps(doc, default=str))
+        summary = json.loads(self.summary().to_json(orient="records"))
+        with atomic_path(path) as tmp:
+            with open(tmp, "w") as fh:
+                fh.write('{"metadata": ' + json.dumps(self.metadata, default=str) + ', "summary": '
+                         + json.dumps(summary, default=str) + ', "frames": [')
+                first = True
+                for b in self.iter_batches():
+                    records = json.dumps(json.loads(b.to_json(orient="records")), default=str)[1:-1]
+                    if records:
+                        fh.write(records if first else ", " + records)
+                        first = False
+                fh.write("]}")
+        return Path(path)
 
     def to_events(self, path: str | Path, form: str = "event", object_form: str = "id") -> Path:
         """VTT-schema emotion events (see :mod:`vidaffect.results.vtt`)."""
-        return write_vtt(self.frames, path, form=form, object_form=object_form)
+        return write_vtt_batches(self.iter_batches(), path, form=form, object_form=object_form)
 
     def plot(self, path: str | Path | None = None, max_faces: int = 6):
-        """VA trend and emotion timeline per face; saves when ``path`` is given; returns the figure."""
+        """VA trend and emotion timeline per face; saves when ``path`` is given; returns the figure.
+
+        A table on disk is drawn from per-face time bins (at most 2,000 per face) read in bounded batches."""
         from vidaffect.plotting import plot_results
 
         title = Path(self.metadata.get("video", {}).get("path", "")).name
-        return plot_results(self.frames, self.classes, title=title, path=path, max_faces=max_faces)
+        if self._frames is not None:
+            return plot_results(self.frames, self.classes, title=title, path=path, max_faces=max_faces)
+        from vidaffect.results.plot_data import binned_face_rows
+
+        rows, span, step = binned_face_rows(self, max_faces)
+        return plot_results(rows, self.classes, title=title, path=path, max_faces=max_faces, time_range=span,
+                            step=step)
 
     def save(self, out_dir: str | Path, formats: tuple[str, ...] | list[str] = ("csv",), plot: bool = True,
              events_form: str = "event", name: str | None = None) -> dict[str, Path]:
@@ -359,16 +490,35 @@ class Results(_ColumnGroups):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        lm = self.landmarks
-        cols = {c: pa.array(lm[c].to_numpy()) for c in lm.columns if c != "landmarks"}
-        flat = np.stack(lm["landmarks"].to_numpy()).astype(np.float32) if len(lm) else np.zeros((0, 936), np.float32)
-        cols["landmarks"] = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), 936)
+        def arrow(lm: pd.DataFrame):
+            cols = {c: pa.array(lm[c].to_numpy()) for c in lm.columns if c != "landmarks"}
+            flat = (np.stack(lm["landmarks"].to_numpy()).astype(np.float32) if len(lm)
+                    else np.zeros((0, 936), np.float32))
+            cols["landmarks"] = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), 936)
+            return pa.table(cols)
+
+        if self._landmarks is not None or self.landmarks_table is None:
+            with atomic_path(path) as tmp:
+                pq.write_table(arrow(self.landmarks), tmp)
+            return Path(path)
+        from vidaffect.results.store import read_batches
+
         with atomic_path(path) as tmp:
-            pq.write_table(pa.table(cols), tmp)
+            writer = None
+            try:
+                for b in read_batches(self.landmarks_table, batch_rows=2048):  # 3.7 KB a row
+                    t = arrow(b)
+                    writer = writer or pq.ParquetWriter(tmp, t.schema)
+                    writer.write_table(t)
+                if writer is None:
+                    pq.write_table(arrow(_empty_frame(self.landmarks_table)), tmp)
+            finally:
+                if writer is not None:
+                    writer.close()
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Results":
+    def load(cls, path: str | Path, in_memory: bool | None = None) -> "Results":
         """Read results back: a ``.frames.parquet``, ``.frames.csv`` or ``.frames.json`` file, a result set's
         ``.metadata.json`` (its frames file then: Parquet, else CSV, else JSON) or a folder that holds one
         result set.
@@ -377,6 +527,10 @@ class Results(_ColumnGroups):
         set's ``<name>.metadata.json`` beside it (which adds the list of ``outputs``); a CSV file has only the
         latter.  Text columns (``emotion``, ``va_source``...) hold ``None`` where a row has no value, as in
         fresh results; a Parquet file gives back the very table that was written.
+
+        ``in_memory``: read a Parquet table into memory (``True``) or leave it on disk and read it in batches
+        (``False``, see :meth:`iter_batches`); default: on disk when it has more than 50,000 rows.  CSV and
+        JSON files are always read whole.
         """
         path = Path(path)
         if path.is_dir():
@@ -389,10 +543,16 @@ class Results(_ColumnGroups):
             if name.endswith(".parquet"):
                 import pyarrow.parquet as pq
 
-                table = pq.read_table(path)
-                frames = _objects_back(table.to_pandas(), table.schema.metadata or {})
-                raw = (table.schema.metadata or {}).get(b"vidaffect")
+                pf = pq.ParquetFile(path)
+                raw = (pf.schema_arrow.metadata or {}).get(b"vidaffect")
                 embedded = json.loads(raw) if raw else {}
+                if in_memory is None:
+                    in_memory = pf.metadata.num_rows <= IN_MEMORY_ROWS
+                if in_memory:
+                    table = pf.read()
+                    frames = _objects_back(table.to_pandas(), table.schema.metadata or {})
+                else:
+                    frames = None
             elif name.endswith(".csv"):
                 frames = _text_columns(pd.read_csv(path))
             elif name.endswith(".json"):
@@ -416,6 +576,8 @@ class Results(_ColumnGroups):
             raise OutputError(f"{meta_path}: unreadable metadata ({exc})") from None
         meta = {**sidecar, **embedded}
         classes = meta.get("classes")
+        if frames is None:
+            return cls(None, list(classes or []), meta, table=path)
         if classes is None:  # no metadata: the columns between faces_in_frame and emotion (the writers' order)
             cols = list(frames.columns)
             lo = cols.index("faces_in_frame") + 1 if "faces_in_frame" in cols else 0
@@ -423,24 +585,19 @@ class Results(_ColumnGroups):
         return cls(frames, list(classes), meta)
 
 
-def _none_for_missing(values: pd.Series) -> pd.Series:
-    values = values.astype(object)
-    return values.where(values.notna(), None)
+def _rows_of(path: str | Path) -> int:
+    """Rows of a Parquet file (from its footer)."""
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _objects_back(frames: pd.DataFrame, schema_metadata: dict) -> pd.DataFrame:
-    """Text columns that were Python objects when written (``emotion``... as the analyser makes them: ``None``
-    where a row has none) back from the string dtype pandas reads them as; the Parquet file's pandas
-    metadata says which."""
-    try:
-        columns = json.loads(schema_metadata.get(b"pandas", b"{}")).get("columns", [])
-    except ValueError:
-        return frames
-    for c in columns:
-        name = c.get("name")
-        if c.get("numpy_type") == "object" and name in frames.columns and frames[name].dtype != object:
-            frames[name] = _none_for_missing(frames[name])
-    return frames
+def _empty_frame(path: str | Path) -> pd.DataFrame:
+    """The columns of a Parquet file, without rows, with its types."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_schema(path).empty_table()
+    return _objects_back(table.to_pandas(), table.schema.metadata or {})
 
 
 def _text_columns(frames: pd.DataFrame) -> pd.DataFrame:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import pandas as pd
 
-from vidaffect.utils.atomic import atomic_write_text
+from vidaffect.utils.atomic import atomic_path, atomic_write_text
 
 
 def _face_rows(frames: pd.DataFrame) -> pd.DataFrame:
@@ -70,3 +71,50 @@ def write_vtt(frames: pd.DataFrame, path: str | Path, form: str = "event", objec
     else:
         raise ValueError(f"unknown VTT form {form!r}: use 'event' or 'frames'")
     return atomic_write_text(path, text)
+
+
+def iter_vtt_events(batches: Iterable[pd.DataFrame], object_form: str = "id") -> Iterator[dict]:
+    """The events of :func:`vtt_events` from a table read in batches (frame order), in time order: one pass,
+    memory bounded by one batch and the last emotion of each face."""
+    last: dict[int, str] = {}
+    for b in batches:
+        rows = b[(b["face_id"] >= 0) & b["emotion"].notna()].sort_values(["time_s", "face_id"], kind="stable")
+        people = "person_id" in rows.columns
+        for r in rows.itertuples(index=False):
+            fid = int(r.face_id)
+            if last.get(fid) == r.emotion:
+                continue
+            last[fid] = r.emotion
+            if object_form == "coordinates":
+                obj = {"coordinates": [float(r.x1), float(r.y1), float(r.x2 - r.x1), float(r.y2 - r.y1)]}
+            else:
+                obj = {"id": str(fid)}
+            if people and int(r.person_id) >= 0:
+                obj["person"] = str(int(r.person_id))
+            yield {"type": "emotion", "class": str(r.emotion), "seconds": round(float(r.time_s), 3), "object": obj}
+
+
+def iter_vtt_frame_lines(batches: Iterable[pd.DataFrame]) -> Iterator[dict]:
+    """The records of :func:`vtt_frame_lines` from a table read in batches (frame order)."""
+    for b in batches:
+        yield from vtt_frame_lines(b)
+
+
+def write_vtt_batches(batches: Iterable[pd.DataFrame], path: str | Path, form: str = "event",
+                      object_form: str = "id") -> Path:
+    """:func:`write_vtt` for a table read in batches: the same file, written as the batches come."""
+    if form not in ("event", "frames"):
+        raise ValueError(f"unknown VTT form {form!r}: use 'event' or 'frames'")
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            if form == "frames":
+                for r in iter_vtt_frame_lines(batches):
+                    fh.write(json.dumps(r) + "\n")
+            else:  # json.dumps(events, indent=1), one event at a time
+                first = True
+                for e in iter_vtt_events(batches, object_form):
+                    item = json.dumps(e, indent=1).replace("\n", "\n ")
+                    fh.write(("[\n " if first else ",\n ") + item)
+                    first = False
+                fh.write("[]" if first else "\n]")
+    return Path(path)

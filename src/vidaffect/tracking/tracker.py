@@ -167,6 +167,40 @@ class FaceTracker:
         self.cut()
         return sorted(self.finished, key=lambda t: t.face_id)
 
+    def state(self) -> dict:
+        """What the tracker knows between two shots, as plain JSON values (``--resume`` checkpoints): the
+        ended tracks (id, times, detected stretches, embedding sum), discarded and merged ids, the next id.
+        Only between shots: a live track's motion filter is not part of it."""
+        if self._live or self._lost:
+            raise RuntimeError("tracker state is saved between shots only (after cut())")
+        return {
+            "finished": [{"face_id": t.face_id, "box": [float(v) for v in t.box], "first_s": t.first_s,
+                          "last_s": t.last_s, "detector_hits": t.detector_hits, "confirmed": t.confirmed,
+                          "embedding_sum": None if t.embedding_sum is None else [float(v) for v in t.embedding_sum],
+                          "embeddings": t.embeddings, "embedded_s": t.embedded_s if np.isfinite(t.embedded_s) else None,
+                          "spans": [[float(a), float(b)] for a, b in t.spans]} for t in self.finished],
+            "discarded": sorted(int(i) for i in self.discarded),
+            "merged": [[int(a), int(b)] for a, b in self.merged.items()],
+            "next_id": self._next_id, "embeddings_computed": self.embeddings_computed, "splits": self.splits,
+        }
+
+    def restore(self, state: dict) -> None:
+        """Continue from :meth:`state` (a new tracker, between shots)."""
+        self.reset()
+        for d in state["finished"]:
+            box = np.asarray(d["box"], dtype=np.float32)
+            t = Track(int(d["face_id"]), BoxKalman(box, d["last_s"]), box, float(d["first_s"]), float(d["last_s"]),
+                      int(d["detector_hits"]), bool(d["confirmed"]),
+                      None if d["embedding_sum"] is None else np.asarray(d["embedding_sum"], dtype=np.float64),
+                      int(d["embeddings"]), -np.inf if d["embedded_s"] is None else float(d["embedded_s"]),
+                      [list(span) for span in d["spans"]])
+            self.finished.append(t)
+        self.discarded = {int(i) for i in state["discarded"]}
+        self.merged = {int(a): int(b) for a, b in state["merged"]}
+        self._next_id = int(state["next_id"])
+        self.embeddings_computed = int(state["embeddings_computed"])
+        self.splits = int(state["splits"])
+
     @property
     def live_ids(self) -> list[int]:
         return sorted(self._live)

@@ -66,6 +66,10 @@ class FrameReader:
     # every frame is a picture of its own (an image, a folder's images, an (H, W, 3) array): the analyser
     # searches each one for faces afresh, without the video rules (flow between detections, confirmation)
     stills = False
+    # frames before this index are decoded but not given out (``--resume``: the analysis continues at a
+    # frame it reached before); only backends that set ``can_skip`` honour it
+    skip_until = 0
+    can_skip = False
 
     def __init__(self) -> None:
         self.damaged: list[dict] = []

@@ -108,6 +108,7 @@ class PyAVReader(FrameReader):
         self._threads = threads
         self.info = self._probe()
 
+    can_skip = True
     _as_path = staticmethod(Path)  # what messages name: the file (a stream reader keeps its URL as it is)
 
     def _open(self) -> av.container.InputContainer:
@@ -208,6 +209,8 @@ class PyAVReader(FrameReader):
                                 continue
                             # the first multiple of the step after t (arithmetic: a tiny step never loops long)
                             next_sample += (math.floor((t + 1e-6 - next_sample) / step) + 1) * step
+                        if index < self.skip_until:  # already analysed (--resume): the sampling grid moved on
+                            continue
                         image = _rotate(frame.to_ndarray(format="rgb24"), self._rotation)
                         yield VideoFrame(index, t, image)
                     if reached_end:

@@ -84,6 +84,7 @@ class StreamReader(PyAVReader):
         super().__init__(url, fps=fps, start=start, end=end, threads=threads, strict=strict)
 
     _as_path = staticmethod(redact_url)
+    can_skip = False  # a stream is not the same data twice: --resume starts it again
 
     @property
     def live(self) -> bool:  # no announced length: a live stream (or one that does not say)

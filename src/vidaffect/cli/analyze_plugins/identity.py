@@ -5,6 +5,7 @@ import argparse
 import logging
 
 import numpy as np
+import pandas as pd
 
 log = logging.getLogger("vidaffect.identity")
 
@@ -52,9 +53,12 @@ def before_save(args: argparse.Namespace, video_path, results, analyzer) -> None
     args._gallery = gallery  # loaded once per run
     ident = results.metadata.get("identity") or {}
     threshold = args.gallery_threshold if args.gallery_threshold is not None else ident.get("threshold")
-    names = name_persons(results.frames, analyzer.last_tracks, gallery, float(threshold))
-    results.frames["person_name"] = results.frames["person_id"].map(
-        {p: n for p, (n, _) in names.items()}).where(results.frames["face_id"] >= 0, None)
+    # each track's person, read in batches (the table may be on disk)
+    pairs = [b[b["face_id"] >= 0].drop_duplicates("face_id") for b in results.iter_batches(["face_id", "person_id"])]
+    tracks = pd.concat(pairs, ignore_index=True).drop_duplicates("face_id") if pairs else \
+        pd.DataFrame({"face_id": [], "person_id": []})
+    names = name_persons(tracks, analyzer.last_tracks, gallery, float(threshold))
+    results.map_column("person_name", "person_id", {p: n for p, (n, _) in names.items()})
     ident.update(gallery=str(args.gallery), gallery_threshold=threshold,
                  names={str(p): {"name": n, "distance": None if np.isnan(d) else round(d, 4)}
                         for p, (n, d) in names.items()})

@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import json
 import logging
 import os
 import pkgutil
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -111,6 +113,7 @@ def options_from_args(args: argparse.Namespace, progress: bool = False):
         save_crops=getattr(args, "save_crops", None), max_gap_s=args.max_gap, threads=args.threads, progress=progress,
         identity=args.identity, identity_threshold=args.identity_threshold, strict=getattr(args, "strict", False),
         save_landmarks=getattr(args, "save_landmarks", False),
+        checkpoint_every_s=getattr(args, "checkpoint_every", 60.0),
     ).check()
 
 
@@ -293,6 +296,24 @@ def _label(source: Path | str) -> str:
     return source_label(source)
 
 
+PARTIAL_PREFIX = ".partial-"  # OUT_DIR/.partial-<name>/: an analysis in progress (or interrupted)
+
+
+def _resume_hint(out: Path, name: str) -> None:
+    """After a failed or interrupted video: keep its partial folder and say how to continue when it holds a
+    restart point, else remove it (nothing to resume from)."""
+    from vidaffect.pipeline.spool import CHECKPOINT
+
+    point = out / f"{PARTIAL_PREFIX}{name}" / CHECKPOINT
+    try:
+        at = json.loads(point.read_text())["time_s"]
+    except (OSError, ValueError, KeyError, TypeError):
+        shutil.rmtree(point.parent, ignore_errors=True)
+        return
+    print(f"vidaffect: {name}: the rows up to {at:.1f} s are kept in {point.parent}; run the same command with "
+          f"--resume to continue from there", file=sys.stderr)
+
+
 # plugins that need a video file to read again (the report's player and the annotated copy)
 VIDEO_FILE_PLUGINS = ("report",)
 
@@ -314,8 +335,10 @@ def run_analyze(args: argparse.Namespace) -> int:
     opts = options_from_args(args, progress=not args.quiet and sys.stderr.isatty())
     analyzer = Analyzer(opts)
     done: list[Path] = []
+    current = None  # the input being analysed (its partial folder, if interrupted)
     try:
         for video in videos:
+            current = video
             t0 = time.perf_counter()
             label = _label(video)
             try:
@@ -325,7 +348,8 @@ def run_analyze(args: argparse.Namespace) -> int:
 
                     source = open_video(video, fps=opts.fps, start=opts.start, end=opts.end, strict=opts.strict,
                                         image_fps=opts.image_fps, image_exts=parse_exts(args.image_exts))
-                res = analyzer.analyze(source, name=names[video])
+                spool = out / f"{PARTIAL_PREFIX}{names[video]}"  # rows during the pass; restart points
+                res = analyzer.analyze(source, name=names[video], spool_dir=spool, resume=args.resume)
                 for w in res.metadata.get("warnings", []):
                     print(f"vidaffect: warning: {label}: {w}", file=sys.stderr)
                 kind = (res.metadata.get("video") or {}).get("kind", "video")
@@ -352,6 +376,7 @@ def run_analyze(args: argparse.Namespace) -> int:
                 why = str(exc)
                 why = why[len(f"{label}: "):] if why.startswith(f"{label}: ") else why
                 print(f"vidaffect: error: {label}: {why}", file=sys.stderr)
+                _resume_hint(out, names[video])
                 log.error("%s: %s", label, why)
                 failures.append((label, why))
                 continue
@@ -359,6 +384,13 @@ def run_analyze(args: argparse.Namespace) -> int:
             log.info("%s: done in %.1f s", label, time.perf_counter() - t0)
             if not args.quiet:
                 _print_summary(video, res, paths, time.perf_counter() - t0)
+            del res  # an on-disk table lives in the spool folder, removed now that the set is published
+            shutil.rmtree(out / f"{PARTIAL_PREFIX}{names[video]}", ignore_errors=True)
+            current = None
+    except KeyboardInterrupt:
+        if current is not None:
+            _resume_hint(out, names[current])
+        raise
     finally:
         analyzer.close()
     if len(videos) + len(failures) > 1 and not args.quiet:
@@ -399,6 +431,14 @@ def register(cli) -> None:
     g.add_argument("--events-format", choices=["event", "frames"], default="event", help="VTT events: 'event' = one event per change of dominant emotion per face (JSON list), 'frames' = one JSON line per frame and face (default: %(default)s)")
     g.add_argument("--no-plot", action="store_true", help="do not write the VA trend / emotion timeline PNG")
     g.add_argument("--save-crops", metavar="DIR", help="also save every aligned face crop as DIR/<video>/face<id>/frame<n>.jpg (like the MIMAMO API's --keep_tmp)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue an interrupted analysis of a video file from its last restart point (rows so far "
+                        "are kept in OUT_DIR/.partial-<name>/ during the pass), with the same results as an "
+                        "uninterrupted run; without a restart point for the same input and settings the video is "
+                        "analysed from the start")
+    g.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                   help="restart points for --resume: at the first scene cut at least this many seconds of video "
+                        "after the previous point (a video without cuts has none) (default: %(default)s)")
     g.add_argument("--log-file", help="write a log (INFO level) to this file")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary on screen")
     for plugin in _plugins():

@@ -112,6 +112,12 @@ class MimamoModel(EmotionModel):
         rows = np.asarray(tr.rows[s - tr.offset:e - tr.offset], dtype=np.int64)
         return ModelOutput(rows, valence=pred[:, 0].astype(np.float32), arousal=pred[:, 1].astype(np.float32))
 
+    def pending_from(self) -> int | None:
+        """Rows of every track from its first frame not yet predicted (``next_start``) on are still open."""
+        firsts = [tr.rows[tr.next_start - tr.offset] for tr in self.tracks.values()
+                  if tr.total > tr.next_start and tr.next_start >= tr.offset]
+        return min(firsts) if firsts else None
+
     def finish(self) -> list[ModelOutput]:
         outs = []
         L, S = self.runner.length, self.runner.stride

@@ -1,0 +1,168 @@
+"""Per-face and per-person summaries built batch by batch, so that a results table of any length is summarised
+in constant memory (the table itself may live on disk: :meth:`vidaffect.results.Results.iter_batches`).
+
+:class:`SummaryAccumulator` gives exactly what ``Results.summary()`` documents: first/last time, time on
+screen (the real durations of the analysed frames that show the face, see ``Results.frame_durations``),
+frames, mean valence/arousal, the dominant emotion and each emotion's share.  Rows must come in frame order
+(as every results table is written).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+SUMMARY_INPUT_COLUMNS = ("frame", "time_s", "face_id", "person_id", "person_name", "emotion", "valence", "arousal")
+
+
+@dataclass
+class _Key:
+    first_s: float
+    last_s: float
+    rows: int = 0
+    sum_v: float = 0.0
+    n_v: int = 0
+    sum_a: float = 0.0
+    n_a: int = 0
+    emotions: dict[str, int] = field(default_factory=dict)  # in order of first appearance (value_counts' ties)
+    face_ids: set[int] = field(default_factory=set)
+    person_id: Any = None
+    person_name: Any = None
+    shown_s: float = 0.0  # durations of the frames that show it, where known
+    damaged_gaps: list[float] = field(default_factory=list)  # gaps over damaged data: min(gap, median step) later
+
+
+def median_of_counts(counts: Counter) -> float:
+    """The median of a multiset given as ``{value: count}`` (NumPy's: the mean of the two middle values)."""
+    n = sum(counts.values())
+    if n == 0:
+        return 0.0
+    values = sorted(counts)
+    cum = np.cumsum([counts[v] for v in values])
+    lo = values[int(np.searchsorted(cum, (n - 1) // 2 + 1))]
+    hi = values[int(np.searchsorted(cum, n // 2 + 1))]
+    return float((lo + hi) / 2) if lo != hi else float(lo)
+
+
+class SummaryAccumulator:
+    """Feed batches of a results table (frame order) with :meth:`update`; :meth:`result` gives the summary
+    table by ``face_id`` (``by="face"``) or ``person_id`` (``by="person"``)."""
+
+    def __init__(self, classes: list[str], by: str = "face", damaged_spans: Iterable[dict] | None = None) -> None:
+        if by not in ("face", "person"):
+            raise ValueError(f"summary by 'face' or 'person', not {by!r}")
+        self.classes = list(classes)
+        self.by = by
+        self.key = "face_id" if by == "face" else "person_id"
+        self.damaged = sorted(float(s.get("start_s", np.inf)) for s in (damaged_spans or []))
+        self.keys: dict[int, _Key] = {}
+        self.gaps: Counter = Counter()
+        self.cur_t: float | None = None
+        self.at_cur: set[int] = set()  # keys shown at the latest time
+        self.missing_key = False
+        self.has_person = self.has_name = False
+
+    def _advance(self, t: float) -> None:
+        """A new analysed time: the frames at the previous one last until ``t``."""
+        if self.cur_t is not None:
+            gap = t - self.cur_t
+            self.gaps[gap] += 1
+            i = int(np.searchsorted(self.damaged, self.cur_t, side="left"))
+            over_damage = i < len(self.damaged) and self.damaged[i] < t
+            for k in self.at_cur:
+                if over_damage:
+                    self.keys[k].damaged_gaps.append(gap)
+                else:
+                    self.keys[k].shown_s += gap
+        self.cur_t = t
+        self.at_cur = set()
+
+    def update(self, batch: pd.DataFrame) -> None:
+        if batch.empty:
+            return
+        if self.key not in batch.columns:
+            self.missing_key = True
+            return
+        times = batch["time_s"].to_numpy(dtype=float)
+        keys = batch[self.key].to_numpy()
+        face = batch["face_id"].to_numpy() >= 0
+        emotion = batch["emotion"].to_numpy(dtype=object) if "emotion" in batch.columns else [None] * len(batch)
+        val = batch["valence"].to_numpy(dtype=float)
+        aro = batch["arousal"].to_numpy(dtype=float)
+        fids = batch["face_id"].to_numpy()
+        pids = batch["person_id"].to_numpy() if "person_id" in batch.columns else None
+        names = batch["person_name"].to_numpy(dtype=object) if "person_name" in batch.columns else None
+        self.has_person |= pids is not None
+        self.has_name |= names is not None
+        for i in range(len(batch)):
+            t = times[i]
+            if np.isnan(t):
+                continue
+            if self.cur_t is None or t != self.cur_t:
+                self._advance(t)
+            if not face[i]:
+                continue
+            k = int(keys[i])
+            st = self.keys.get(k)
+            if st is None:
+                st = self.keys[k] = _Key(first_s=t, last_s=t)
+                if pids is not None:
+                    st.person_id = pids[i]
+                if names is not None:
+                    st.person_name = names[i]
+            st.first_s, st.last_s = min(st.first_s, t), max(st.last_s, t)
+            st.rows += 1
+            if not np.isnan(val[i]):
+                st.sum_v += val[i]
+                st.n_v += 1
+            if not np.isnan(aro[i]):
+                st.sum_a += aro[i]
+                st.n_a += 1
+            e = emotion[i]
+            if e is not None and not (isinstance(e, float) and np.isnan(e)):
+                st.emotions[e] = st.emotions.get(e, 0) + 1
+            st.face_ids.add(int(fids[i]))
+            self.at_cur.add(k)
+
+    def result(self) -> pd.DataFrame:
+        if self.missing_key:
+            raise ValueError("summary by person needs person_id (analysed without --no-identity)")
+        step = median_of_counts(self.gaps)
+        rows = []
+        for k in sorted(self.keys):
+            st = self.keys[k]
+            shown = st.shown_s + (step if k in self.at_cur else 0.0) + sum(min(g, step) for g in st.damaged_gaps)
+            total = sum(st.emotions.values())
+            # value_counts: by count, ties in order of first appearance
+            dominant = max(st.emotions, key=lambda e: st.emotions[e]) if st.emotions else None
+            row = {
+                self.key: int(k), "first_s": float(st.first_s), "last_s": float(st.last_s),
+                "on_screen_s": round(float(shown), 3), "frames": int(st.rows),
+                "mean_valence": st.sum_v / st.n_v if st.n_v else float("nan"),
+                "mean_arousal": st.sum_a / st.n_a if st.n_a else float("nan"),
+                "dominant_emotion": str(dominant) if dominant is not None else None,
+            }
+            if self.by == "person":
+                row["face_ids"] = " ".join(str(f) for f in sorted(st.face_ids))
+            if self.by == "face" and self.has_person:  # added by the identity stage
+                row["person_id"] = st.person_id
+            if self.has_name:
+                row["person_name"] = st.person_name
+            for c in self.classes:
+                row[f"share_{c}"] = st.emotions.get(c, 0) / total if total else 0.0
+            rows.append(row)
+        cols = [self.key, "first_s", "last_s", "on_screen_s", "frames", "mean_valence", "mean_arousal",
+                "dominant_emotion"] + [f"share_{c}" for c in self.classes]
+        return pd.DataFrame(rows, columns=cols if not rows else None)
+
+
+def summarise(batches: Iterable[pd.DataFrame], classes: list[str], by: str = "face",
+              damaged_spans: Iterable[dict] | None = None) -> pd.DataFrame:
+    """:class:`SummaryAccumulator` over ``batches``."""
+    acc = SummaryAccumulator(classes, by, damaged_spans)
+    for b in batches:
+        acc.update(b)
+    return acc.result()
