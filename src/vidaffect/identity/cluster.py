@@ -29,31 +29,37 @@ def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def cluster_embeddings(embeddings: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
                        cannot_link: list[tuple[int, int]] | None = None) -> np.ndarray:
-    """Cluster labels (0..K-1, in order of first row) of ``embeddings`` (N, D)."""
+    """Cluster labels (0..K-1, in order of first row) of ``embeddings`` (N, D).
+
+    One N x N distance matrix, updated in place (no temporary of its size: an hours-long video has
+    thousands of tracks): a cannot-link pair, the diagonal and merged-away clusters hold infinity, which the
+    average-linkage update carries over (a cluster merged with one that cannot link to ``c`` cannot link to
+    ``c`` either)."""
     x = np.asarray(embeddings, dtype=np.float64)
     n = len(x)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     dist = cosine_distance(x, x)
     np.fill_diagonal(dist, np.inf)
-    forbidden = np.zeros((n, n), dtype=bool)
     for a, b in cannot_link or ():
-        forbidden[a, b] = forbidden[b, a] = True
+        dist[a, b] = dist[b, a] = np.inf
     sizes = np.ones(n)
     members = [[i] for i in range(n)]
     alive = np.ones(n, dtype=bool)
     while True:
-        d = np.where(forbidden | ~alive[None, :] | ~alive[:, None], np.inf, dist)
-        k = int(np.argmin(d))
+        k = int(np.argmin(dist))
         a, b = divmod(k, n)
-        if not np.isfinite(d[a, b]) or d[a, b] > threshold:
+        if not np.isfinite(dist[a, b]) or dist[a, b] > threshold:
             break
         # Lance-Williams update for average linkage: merge b into a
-        dist[a, :] = (sizes[a] * dist[a, :] + sizes[b] * dist[b, :]) / (sizes[a] + sizes[b])
-        dist[:, a] = dist[a, :]
+        row = dist[a, :]
+        row *= sizes[a]
+        row += sizes[b] * dist[b, :]
+        row /= sizes[a] + sizes[b]
+        dist[:, a] = row
         dist[a, a] = np.inf
-        forbidden[a, :] |= forbidden[b, :]
-        forbidden[:, a] = forbidden[a, :]
+        dist[b, :] = np.inf
+        dist[:, b] = np.inf
         sizes[a] += sizes[b]
         members[a] += members[b]
         alive[b] = False

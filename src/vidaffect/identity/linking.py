@@ -25,8 +25,7 @@ def link_tracks(tracks: list[Track], threshold: float) -> dict[int, int]:
     labels: dict[int, int] = {}
     if with_emb:
         emb = np.stack([t.embedding for t in with_emb])
-        cannot = [(i, j) for i in range(len(with_emb)) for j in range(i + 1, len(with_emb))
-                  if spans_overlap(with_emb[i].spans, with_emb[j].spans)]
+        cannot = _on_screen_together(with_emb)
         for t, lab in zip(with_emb, cluster_embeddings(emb, threshold, cannot)):
             labels[t.face_id] = int(lab)
     # persons numbered by first appearance; a track without an embedding is a person of its own
@@ -36,3 +35,20 @@ def link_tracks(tracks: list[Track], threshold: float) -> dict[int, int]:
         key = ("person", labels[t.face_id]) if t.face_id in labels else ("track", t.face_id)
         out[t.face_id] = order.setdefault(key, len(order))
     return out
+
+
+def _on_screen_together(tracks: list[Track]) -> list[tuple[int, int]]:
+    """Index pairs of ``tracks`` whose detected stretches overlap (:func:`spans_overlap`): only tracks whose
+    whole time ranges overlap are compared (a sweep over the ranges sorted by start), so an hours-long video's
+    thousands of tracks cost about one comparison per track and neighbour, not one per pair."""
+    ranges = [(min((s[0] for s in t.spans), default=t.first_s), max((s[1] for s in t.spans), default=t.last_s))
+              for t in tracks]
+    order = sorted(range(len(tracks)), key=lambda i: ranges[i][0])
+    pairs = []
+    for k, i in enumerate(order):
+        for j in order[k + 1:]:
+            if ranges[j][0] > ranges[i][1]:
+                break
+            if spans_overlap(tracks[i].spans, tracks[j].spans):
+                pairs.append((min(i, j), max(i, j)))
+    return pairs
