@@ -34,20 +34,72 @@ def plot_va_trend(frames: pd.DataFrame, path: str | Path | None = None, title: s
     return save_figure(fig, path)
 
 
+CIRCUMPLEX_FACES = 6
+CIRCUMPLEX_POINTS = 2000
+
+
+def circumplex_positions(n: int, max_points: int = CIRCUMPLEX_POINTS) -> np.ndarray:
+    """Which of a face's ``n`` samples with finite valence and arousal (in time order) the circumplex draws."""
+    return np.arange(n) if n <= max_points else np.linspace(0, n - 1, max_points).astype(int)
+
+
+class CircumplexSampler:
+    """The samples :func:`plot_va_circumplex` draws, taken from batches of the table in time order:
+    ``finite`` is each drawn face's number of rows with finite valence and arousal (a first pass).  Holds at
+    most ``max_points`` rows per face; :meth:`frame` gives them, to pass with ``faces`` to the plot."""
+
+    def __init__(self, finite: dict[int, int], max_points: int = CIRCUMPLEX_POINTS) -> None:
+        self.pick = {f: circumplex_positions(n, max_points) for f, n in finite.items()}
+        self.seen = {f: 0 for f in finite}
+        self.parts: list[pd.DataFrame] = []
+
+    def update(self, batch: pd.DataFrame) -> None:
+        if batch.empty or not self.pick:
+            return
+        fid = batch["face_id"].to_numpy()
+        v = batch["valence"].to_numpy(dtype=float)
+        a = batch["arousal"].to_numpy(dtype=float)
+        ok = np.isfinite(v) & np.isfinite(a) & np.isin(fid, list(self.pick))
+        rows = np.flatnonzero(ok)
+        for f in np.unique(fid[rows]):
+            f = int(f)
+            pos = rows[fid[rows] == f]
+            first = self.seen[f]
+            self.seen[f] += len(pos)
+            take = pos[self.pick[f][(self.pick[f] >= first) & (self.pick[f] < first + len(pos))] - first]
+            if len(take):
+                self.parts.append(pd.DataFrame({"face_id": f, "time_s": batch["time_s"].to_numpy()[take],
+                                                "valence": v[take], "arousal": a[take]}))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame({"face_id": pd.Series(dtype=np.int64), "time_s": pd.Series(dtype=float),
+                                 "valence": pd.Series(dtype=float), "arousal": pd.Series(dtype=float)})
+        return pd.concat(self.parts, ignore_index=True)
+
+
 def plot_va_circumplex(frames: pd.DataFrame, path: str | Path | None = None, title: str = "",
-                       classes: list[str] | None = None, max_faces: int = 6, max_points: int = 2000):
+                       classes: list[str] | None = None, max_faces: int = CIRCUMPLEX_FACES,
+                       max_points: int = CIRCUMPLEX_POINTS, faces: list[int] | None = None):
     """Every face's (valence, arousal) samples on the circumplex, with the emotion anchors of
-    :data:`vidaffect.labels.CIRCUMPLEX_VA` labelled (only ``classes`` when given)."""
+    :data:`vidaffect.labels.CIRCUMPLEX_VA` labelled (only ``classes`` when given).
+
+    ``faces``: the face ids to draw, in this order (default: the ``max_faces`` longest on screen in
+    ``frames``); given when ``frames`` holds only the samples to draw (:class:`CircumplexSampler`)."""
     fig = new_figure(figsize=(5.6, 5.6))
     ax = fig.subplots()
     theta = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(theta), np.sin(theta), color="#bbbbbb", lw=0.8)
     ax.axhline(0, color="#888888", lw=0.6), ax.axvline(0, color="#888888", lw=0.6)
-    for (fid, g) in face_rows(frames, max_faces):
+    if faces is None:
+        drawn = face_rows(frames, max_faces)
+    else:
+        drawn = [(int(f), frames[frames["face_id"] == f].sort_values("time_s")) for f in faces]
+    for (fid, g) in drawn:
         va = g[["valence", "arousal"]].to_numpy(dtype=float)
         va = va[np.isfinite(va).all(axis=1)]
         if len(va) > max_points:
-            va = va[np.linspace(0, len(va) - 1, max_points).astype(int)]
+            va = va[circumplex_positions(len(va), max_points)]
         if len(va):
             ax.scatter(va[:, 0], va[:, 1], s=6, alpha=0.35, color=face_color(fid), label=f"face {fid}", lw=0)
             ax.scatter(*va.mean(axis=0), s=70, color=face_color(fid), edgecolor="k", zorder=5, marker="X")

@@ -18,21 +18,22 @@ import html
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 
 from vidaffect.errors import OutputError, VidaffectError
 from vidaffect.labels import CIRCUMPLEX_VA
 from vidaffect.plotting.colors import (AROUSAL_COLOR, AROUSAL_DASH, VALENCE_COLOR, VALENCE_DASH, emotion_color,
                                        face_color)
-from vidaffect.plotting.common import figure_png, frame_step
-from vidaffect.report.people import Group, group_column, group_tracks
-from vidaffect.report.series import face_series, presence_spans
+from vidaffect.plotting.common import figure_png
+from vidaffect.report.people import BOX, Group, TrackScan
+from vidaffect.report.series import SeriesBinner, SpanTracker, series_json
 from vidaffect.report.timerange import TimeRange, analysed_range
 from vidaffect.utils.atomic import atomic_write_bytes
 
@@ -84,44 +85,172 @@ def _fmt(v, spec: str = ".2f", signed: bool = False) -> str:
     return format(v, ("+" if signed else "") + spec)
 
 
-def _shares(rows: pd.DataFrame, classes: list[str]) -> dict[str, float]:
-    """Share of rows whose dominant emotion is each class."""
-    counts = rows["emotion"].value_counts(normalize=True) if "emotion" in rows.columns and len(rows) else {}
-    return {c: float(counts.get(c, 0.0)) for c in classes}
-
-
 def _dominant(shares: dict[str, float]) -> str | None:
     best = max(shares.items(), key=lambda kv: kv[1], default=(None, 0.0))
     return best[0] if best[1] > 0 else None
 
 
-def _mean(values: pd.Series) -> float:
-    v = pd.to_numeric(values, errors="coerce")
-    return float(v.mean()) if v.notna().any() else math.nan
+@dataclass
+class ReportTables:
+    """What a report shows, computed in two bounded passes over the results table (:func:`collect`): a table
+    on disk is read in batches and never loaded whole; memory is a batch plus what is drawn (series binned
+    into ``max_points`` per group, spans, segments, thumbnails and circumplex samples)."""
+
+    scan: TrackScan                    # pass 1: time range, frame step, per-track stats
+    groups: list[Group]
+    per_face: pd.DataFrame             # Results.summary()
+    per_group: pd.DataFrame            # the same per group, indexed by the group's position in ``groups``
+    segments: pd.DataFrame             # report_segments
+    series: dict[str, dict] = field(default_factory=dict)          # group key -> face_series (shown groups)
+    group_spans: dict[str, list] = field(default_factory=dict)     # group key -> presence spans
+    group_range: dict[str, tuple] = field(default_factory=dict)    # group key -> (first, last) time
+    track_spans: dict[int, list] = field(default_factory=dict)     # face id -> presence spans (shown groups)
+    thumbs_wanted: dict | None = None  # ThumbnailPicker.wanted
+    circumplex: pd.DataFrame | None = None  # the samples the circumplex draws
+    circumplex_faces: list[int] = field(default_factory=list)
+
+    @property
+    def step(self) -> float:
+        return self.scan.times.step
+
+    @property
+    def gap(self) -> float:
+        return max(2.5 * self.step, 0.1)
 
 
-def group_summary(results, groups: list[Group]) -> list[dict]:
+class _GroupSeries:
+    """One drawn group's rows merged per time (the mean over its tracks seen then), binned for display as
+    they come, and its presence spans."""
+
+    def __init__(self, t_min: float, t_max: float, width: int, max_points: int, gap: float) -> None:
+        from vidaffect.results.segments import TimeCarry
+
+        self.carry = TimeCarry()
+        self.binner = SeriesBinner(t_min, t_max, width, max_points)
+        self.spans = SpanTracker(gap)
+
+    def push(self, t, cols) -> None:
+        self._add(*self.carry.push(t, cols))
+
+    def _add(self, t, cols) -> None:
+        from vidaffect.results.segments import mean_per_time
+
+        if len(t):
+            t, cols = mean_per_time(t, cols)
+            self.binner.add(t, np.column_stack(cols))
+            self.spans.add(t)
+
+    def finish(self) -> None:
+        rest = self.carry.flush()
+        if rest is not None:
+            self._add(*rest)
+
+
+def collect(results, options: "ReportOptions | None" = None, scan: TrackScan | None = None,
+            groups: list[Group] | None = None, thumbnails: dict[int, int] | None = None) -> ReportTables:
+    """Everything the report draws of ``results``: pass 1 (:class:`TrackScan`, unless given) and one more pass
+    over the columns drawn.  ``thumbnails``: crops wanted per face id (their rows are picked on the way)."""
+    from vidaffect.plotting.va import CIRCUMPLEX_FACES, CircumplexSampler
+    from vidaffect.report.thumbnails import ThumbnailPicker
+    from vidaffect.results.accumulators import SummaryAccumulator
+    from vidaffect.results.segments import SEGMENT_COLUMNS, SegmentBuilder, table_columns
+
+    options = options or ReportOptions()
+    scan = scan or TrackScan.of(results)
+    groups = scan.groups() if groups is None else groups
+    classes = list(results.classes)
+    header = table_columns(results)
+    present = [c for c in classes if c in header]
+    step, gap = scan.times.step, max(2.5 * scan.times.step, 0.1)
+    damaged = results.metadata.get("damaged_spans")
+    group_of = {fid: i for i, g in enumerate(groups) for fid in g.tracks}
+    key_of = {fid: g.key for g in groups for fid in g.tracks}
+    per_face_acc = SummaryAccumulator(classes, "face", damaged)
+    per_group_acc = SummaryAccumulator(classes, "person", damaged)
+    segments = None
+    if groups and scan.face_rows and present:
+        segments = SegmentBuilder(present, "_group", step)
+    drawn = {}
+    value_cols = ["valence", "arousal", *present]
+    for g in groups[: options.max_faces]:
+        first = min(scan.tracks[f].first for f in g.tracks)
+        last = max(scan.tracks[f].last for f in g.tracks)
+        drawn[g.key] = (g, _GroupSeries(first, last, len(value_cols), options.max_points, gap), (first, last))
+    track_spans = {fid: SpanTracker(gap) for g, _, _ in drawn.values() for fid in g.tracks}
+    picker = ThumbnailPicker({f: st.boxes for f, st in scan.tracks.items()}, thumbnails) if thumbnails else None
+    # the circumplex's faces: the longest on screen (rows), ties by face id, as plotting.common.face_rows
+    circ_faces = sorted(scan.tracks, key=lambda f: -scan.tracks[f].rows)[:CIRCUMPLEX_FACES]
+    sampler = CircumplexSampler({f: scan.tracks[f].va for f in circ_faces}) if options.static_plots else None
+    columns = ["frame", "time_s", "face_id", "person_id", "person_name", "emotion", "valence", "arousal", *present]
+    if picker is not None:
+        columns += BOX
+    # without faces there is nothing to draw (and the table may lack the value columns): no second pass
+    for b in results.iter_batches(columns) if scan.face_rows else ():
+        if b.empty:
+            continue
+        per_face_acc.update(b)
+        fid = b["face_id"].to_numpy()
+        t = b["time_s"].to_numpy(dtype=np.float64)
+        fids = pd.Series(fid)
+        group_rows = pd.DataFrame({"time_s": t, "face_id": fid,
+                                   "person_id": fids.map(group_of).fillna(-1).astype(np.int64).to_numpy()})
+        for c in ("emotion", "valence", "arousal"):
+            if c in b.columns:
+                group_rows[c] = b[c].to_numpy()
+        per_group_acc.update(group_rows)
+        if segments is not None:
+            segments.update(b.assign(_group=fids.map(key_of).to_numpy(dtype=object)))
+        for g, series, _ in drawn.values():
+            rows = np.flatnonzero(np.isin(fid, g.tracks))
+            if len(rows):
+                series.push(t[rows], [b[c].to_numpy(dtype=np.float64)[rows] for c in value_cols])
+        for f in np.unique(fid[fid >= 0]):
+            if int(f) in track_spans:
+                track_spans[int(f)].add(t[fid == f])
+        if picker is not None:
+            picker.update(b)
+        if sampler is not None:
+            sampler.update(b)
+    if segments is not None:
+        seg = segments.result()
+        params = seg.attrs.get("segment_params")
+        seg = seg.rename(columns={"_group": "group"})
+        seg.attrs["segment_params"] = params
+    else:
+        seg = pd.DataFrame(columns=["group"] + SEGMENT_COLUMNS)
+    out = ReportTables(scan, groups, per_face_acc.result(), per_group_acc.result().set_index("person_id"), seg,
+                       thumbs_wanted=picker.wanted if picker is not None else None,
+                       circumplex=sampler.frame() if sampler is not None else None, circumplex_faces=circ_faces)
+    for key, (g, series, span) in drawn.items():
+        series.finish()
+        tb, vb, bin_w = series.binner.result()
+        out.series[key] = series_json(tb, vb, present, gap, bin_w)
+        out.group_spans[key] = series.spans.result()
+        out.group_range[key] = span
+    out.track_spans = {f: sp.result() for f, sp in track_spans.items()}
+    return out
+
+
+def _summary_row(r, classes: list[str]) -> dict:
+    return {"first_s": float(r["first_s"]), "last_s": float(r["last_s"]), "on_screen_s": float(r["on_screen_s"]),
+            "frames": int(r["frames"]), "mean_valence": float(r["mean_valence"]),
+            "mean_arousal": float(r["mean_arousal"]),
+            "shares": {c: float(r.get(f"share_{c}", 0.0) or 0.0) for c in classes}}
+
+
+def group_summary(results, groups: list[Group], collected: ReportTables | None = None) -> list[dict]:
     """Per group (person or lone track): the summary row of all its tracks, and one row per track."""
-    frames = results.faces
-    durations = results.frame_durations()
-    per_face = results.summary().set_index("face_id") if len(frames) else pd.DataFrame()
+    c = collected if collected is not None else collect(results, groups=groups)
+    per_face = c.per_face.set_index("face_id") if c.scan.tracks else pd.DataFrame()
     out = []
-    for g in groups:
-        rows = frames[frames["face_id"].isin(g.tracks)]
-        shares = _shares(rows, results.classes)
-        times = rows["time_s"].unique()
+    for i, g in enumerate(groups):
         tracks = []
         for fid in g.tracks:
             r = per_face.loc[fid]
-            tracks.append({"face_id": fid, "first_s": float(r["first_s"]), "last_s": float(r["last_s"]),
-                           "on_screen_s": float(r["on_screen_s"]), "frames": int(r["frames"]),
-                           "dominant": r["dominant_emotion"] if isinstance(r["dominant_emotion"], str) else None,
-                           "mean_valence": float(r["mean_valence"]), "mean_arousal": float(r["mean_arousal"]),
-                           "shares": {c: float(r.get(f"share_{c}", 0.0) or 0.0) for c in results.classes}})
-        out.append({"group": g, "first_s": float(rows["time_s"].min()), "last_s": float(rows["time_s"].max()),
-                    "on_screen_s": round(float(durations.reindex(times).sum()), 3), "frames": int(len(rows)),
-                    "dominant": _dominant(shares), "mean_valence": _mean(rows["valence"]),
-                    "mean_arousal": _mean(rows["arousal"]), "shares": shares, "tracks": tracks})
+            tracks.append({"face_id": fid, **_summary_row(r, results.classes),
+                           "dominant": r["dominant_emotion"] if isinstance(r["dominant_emotion"], str) else None})
+        row = _summary_row(c.per_group.loc[i], results.classes)
+        out.append({"group": g, **row, "dominant": _dominant(row["shares"]), "tracks": tracks})
     return out
 
 
@@ -196,22 +325,10 @@ def _video_source(video: Path | None, out_dir: Path, mode: str, proxy_height: in
     return uri, f"Embedded {proxy_height}p proxy of {html.escape(video.name)}{part}.", offset
 
 
-def report_segments(results, groups: list[Group]) -> pd.DataFrame:
+def report_segments(results, groups: list[Group], collected: ReportTables | None = None) -> pd.DataFrame:
     """Emotion segments (:func:`vidaffect.results.segments.emotion_segments`, default filter) per group:
     column ``group`` (the key) and the segment columns."""
-    from vidaffect.results.segments import SEGMENT_COLUMNS, emotion_segments
-
-    frames = results.frames
-    classes = [c for c in results.classes if c in frames.columns]
-    if not groups or not len(results.faces) or not classes:
-        return pd.DataFrame(columns=["group"] + SEGMENT_COLUMNS)
-    tagged = frames.assign(_group=group_column(frames, groups))
-    tagged = tagged.drop(columns=[c for c in ("person_name",) if c in tagged.columns])
-    seg = emotion_segments(tagged, classes, by="_group")
-    params = seg.attrs.get("segment_params")
-    seg = seg.rename(columns={"_group": "group"})
-    seg.attrs["segment_params"] = params
-    return seg
+    return (collected if collected is not None else collect(results, groups=groups)).segments
 
 
 def subtitles_uri(segments: pd.DataFrame, groups: list[Group], offset: float = 0.0) -> str | None:
@@ -231,87 +348,77 @@ def subtitles_uri(segments: pd.DataFrame, groups: list[Group], offset: float = 0
     return "data:text/vtt;base64," + base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-def _group_rows(frames: pd.DataFrame, g: Group, classes: list[str]) -> pd.DataFrame:
-    """One row per analysed time of a group: the mean over its tracks seen at that time."""
-    rows = frames[frames["face_id"].isin(g.tracks)]
-    cols = [c for c in ["valence", "arousal", *classes] if c in rows.columns]
-    return rows.groupby("time_s", sort=True)[cols].mean().reset_index()
-
-
 def report_data(results, options: ReportOptions, thumbs: dict[int, list[dict]] | None = None,
                 trange: TimeRange | None = None, video_offset: float = 0.0,
-                groups: list[Group] | None = None, segments: pd.DataFrame | None = None) -> dict:
+                groups: list[Group] | None = None, segments: pd.DataFrame | None = None,
+                collected: ReportTables | None = None) -> dict:
     """The JSON the page's script draws from: classes, colours, the analysed range, and one entry per group
     (person, or face track without a person) with its series, segments and tracks."""
-    frames = results.frames
-    step = frame_step(frames)
-    gap = max(2.5 * step, 0.1)
+    c = collected if collected is not None else collect(results, options, groups=groups)
+    groups = c.groups if groups is None else groups
+    step, gap = c.step, c.gap
     if trange is None:
-        trange = analysed_range(results.metadata, *(_t_bounds(frames)), step=step)
-    groups = group_tracks(frames) if groups is None else groups
+        trange = analysed_range(results.metadata, *c.scan.times.bounds, step=step)
     if segments is None:
-        segments = report_segments(results, groups)
-    per_face = results.summary().set_index("face_id") if len(results.faces) else pd.DataFrame()
+        segments = c.segments
+    per_face = c.per_face.set_index("face_id") if c.scan.tracks else pd.DataFrame()
     colors_by_group = {g.key: face_color(k) for k, g in enumerate(groups)}
+    position = {g.key: i for i, g in enumerate(c.groups)}
     out = []
     for g in groups[: options.max_faces]:
-        merged = _group_rows(results.faces, g, results.classes)
-        shares = _shares(results.faces[results.faces["face_id"].isin(g.tracks)], results.classes)
+        r = c.per_group.loc[position[g.key]]
+        shares = {cl: float(r.get(f"share_{cl}", 0.0) or 0.0) for cl in results.classes}
         seg = segments[segments["group"] == g.key] if len(segments) else segments
         tracks = []
         for fid in g.tracks:
-            rows = results.faces[results.faces["face_id"] == fid]
+            st = c.scan.tracks[fid]
             dom = per_face.loc[fid, "dominant_emotion"] if fid in per_face.index else None
-            tracks.append({"id": fid, "label": f"face {fid}", "first": float(rows["time_s"].min()),
-                           "last": float(rows["time_s"].max()), "frames": int(len(rows)),
+            tracks.append({"id": fid, "label": f"face {fid}", "first": float(st.first),
+                           "last": float(st.last), "frames": int(st.rows),
                            "dominant": dom if isinstance(dom, str) else None,
-                           "spans": presence_spans(rows["time_s"].to_numpy(), gap),
-                           "thumbs": (thumbs or {}).get(fid, [])})
+                           "spans": c.track_spans[fid], "thumbs": (thumbs or {}).get(fid, [])})
+        first, last = c.group_range[g.key]
         out.append({
             "key": g.key, "label": g.label, "person": g.person, "tracks_text": g.tracks_text,
-            "color": colors_by_group[g.key], "first": float(merged["time_s"].min()),
-            "last": float(merged["time_s"].max()), "frames": g.frames, "dominant": _dominant(shares),
-            "series": face_series(merged, results.classes, options.max_points, gap),
-            "spans": presence_spans(merged["time_s"].to_numpy(), gap),
+            "color": colors_by_group[g.key], "first": float(first),
+            "last": float(last), "frames": g.frames, "dominant": _dominant(shares),
+            "series": c.series[g.key],
+            "spans": c.group_spans[g.key],
             "segments": [[round(float(r.start_s), 3), round(float(r.end_s), 3), str(r.emotion),
                           round(float(r.mean_probability), 3)] for r in seg.itertuples(index=False)],
             "tracks": tracks,
         })
-    colors = {c: emotion_color(c) for c in results.classes}
+    colors = {cl: emotion_color(cl) for cl in results.classes}
     colors.update(valence=VALENCE_COLOR, arousal=AROUSAL_COLOR)
     return {
         "classes": list(results.classes), "colors": colors, "dash": {"valence": VALENCE_DASH, "arousal": AROUSAL_DASH},
         "range": [trange.start, trange.end], "duration": trange.duration, "partial": trange.partial,
         "t_end": trange.end, "video_offset": round(float(video_offset), 6), "gap_s": round(gap, 3),
-        "circumplex": {c: list(v) for c, v in CIRCUMPLEX_VA.items() if c in results.classes},
+        "circumplex": {cl: list(v) for cl, v in CIRCUMPLEX_VA.items() if cl in results.classes},
         "groups": out, "persons": sum(g.person for g in groups), "groups_total": len(groups),
-        "face_tracks": len(results.face_ids()), "segment_params": segments.attrs.get("segment_params"),
+        "face_tracks": len(c.scan.tracks), "segment_params": segments.attrs.get("segment_params"),
     }
 
 
-def _t_bounds(frames: pd.DataFrame) -> tuple[float | None, float | None]:
-    if not len(frames):
-        return None, None
-    return float(frames["time_s"].min()), float(frames["time_s"].max())
-
-
-def _static_plots(results) -> str:
+def _static_plots(results, c: ReportTables) -> str:
     from vidaffect.plotting import plot_face_summary, plot_va_circumplex
 
-    imgs = [(_png_uri(plot_va_circumplex(results.frames, classes=results.classes)), "valence/arousal circumplex"),
-            (_png_uri(plot_face_summary(results.summary(), results.classes)), "per-face summary")]
+    imgs = [(_png_uri(plot_va_circumplex(c.circumplex, classes=results.classes, faces=c.circumplex_faces)),
+             "valence/arousal circumplex"),
+            (_png_uri(plot_face_summary(c.per_face, results.classes)), "per-face summary")]
     return "".join(f"<img src='{src}' alt='{alt}'>" for src, alt in imgs)
 
 
-def _header(results, video: Path | None, trange: TimeRange, groups: list[Group]) -> str:
+def _header(results, video: Path | None, trange: TimeRange, groups: list[Group], scan: TrackScan) -> str:
     meta = results.metadata
     v = meta.get("video", {}) or {}
     name = Path(v.get("path") or (video or "video")).name
     model = (meta.get("model") or {}).get("name", "?")
     persons = sum(g.person for g in groups)
+    analysed = meta["frames_analysed"] if "frames_analysed" in meta else scan.times.frames
     bits = [f"{_fmt(v.get('duration_s'), '.1f')} s", f"{v.get('width', '?')}×{v.get('height', '?')}",
-            f"{_fmt(v.get('fps'), '.2f')} fps", f"{meta.get('frames_analysed', results.frames['frame'].nunique())} frames analysed",
-            f"{len(results.face_ids())} face track(s)"] + ([f"{persons} person(s)"] if persons else []) + [
+            f"{_fmt(v.get('fps'), '.2f')} fps", f"{analysed} frames analysed",
+            f"{len(scan.tracks)} face track(s)"] + ([f"{persons} person(s)"] if persons else []) + [
             f"model {model}", f"VA {meta.get('va_source', '?')}"]
     return (f"<h1>{html.escape(name)}</h1><p class='meta'>{html.escape(' · '.join(bits))} · "
             f"<b class='range-text{' partial' if trange.partial else ''}'>{html.escape(trange.text())}</b></p>")
@@ -350,22 +457,25 @@ def render_report(results, video: Path | None, out_dir: Path, options: ReportOpt
                   annotated: Path | None = None, index_href: str | None = None) -> str:
     """The report page as a string (see :func:`build_report`)."""
     options = options or ReportOptions()
-    frames = results.frames
-    trange = analysed_range(results.metadata, *_t_bounds(frames), step=frame_step(frames))
+    # two bounded passes over the table (it may live on disk): the scan, then what is drawn
+    scan = TrackScan.of(results)
+    trange = analysed_range(results.metadata, *scan.times.bounds, step=scan.times.step)
     src, note, offset = _video_source(video, out_dir, options.video_mode, options.proxy_height, trange)
-    groups = group_tracks(frames)
+    groups = scan.groups()
     shown = groups[: options.max_faces]
-    thumbs = None
-    if options.thumbnails > 0 and video is not None and video.is_file() and len(results.faces):
-        from vidaffect.report.thumbnails import face_thumbnails
-
-        rotation = int((results.metadata.get("video") or {}).get("rotation") or 0)
+    per_track = None
+    if options.thumbnails > 0 and video is not None and video.is_file() and scan.face_rows:
         per_track = {fid: max(2, options.thumbnails // len(g.tracks)) if len(g.tracks) > 1 else options.thumbnails
                      for g in shown for fid in g.tracks}
-        thumbs = face_thumbnails(video, frames[frames["face_id"].isin(list(per_track))], per_track,
-                                 rotation=rotation)
-    segments = report_segments(results, groups)
-    data = report_data(results, options, thumbs, trange, offset, groups, segments)
+    collected = collect(results, options, scan, groups, per_track)
+    thumbs = None
+    if per_track is not None:
+        from vidaffect.report.thumbnails import decode_thumbnails
+
+        rotation = int((results.metadata.get("video") or {}).get("rotation") or 0)
+        thumbs = decode_thumbnails(video, collected.thumbs_wanted, per_track, rotation=rotation)
+    segments = collected.segments
+    data = report_data(results, options, thumbs, trange, offset, groups, segments, collected)
     colors = {g.key: face_color(k) for k, g in enumerate(groups)}
     track = ""
     if src is not None and options.subtitles:
@@ -387,8 +497,8 @@ def render_report(results, video: Path | None, out_dir: Path, options: ReportOpt
     more = (f"<p class='note'>Showing the {len(shown)} longest on screen of {len(groups)}; the table lists all.</p>"
             if len(groups) > len(shown) else "")
     nav = f"<nav><a href='{html.escape(index_href, quote=True)}'>all videos</a></nav>" if index_href else ""
-    plots = f"<section class='card'><h2>Plots</h2><div class='plots'>{_static_plots(results)}</div></section>" \
-        if options.static_plots and len(results.faces) else ""
+    plots = (f"<section class='card'><h2>Plots</h2><div class='plots'>{_static_plots(results, collected)}</div>"
+             "</section>") if options.static_plots and scan.face_rows else ""
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = html.escape(Path((results.metadata.get("video") or {}).get("path") or "video").name)
     heading = "People" if data["persons"] else "Faces"
@@ -401,7 +511,7 @@ def render_report(results, video: Path | None, out_dir: Path, options: ReportOpt
 <meta name="generator" content="vidaffect"><title>{title} · vidaffect report</title>
 <style>{read_asset("report.css")}</style></head>
 <body>
-<header>{nav}{_header(results, video, trange, groups)}</header>
+<header>{nav}{_header(results, video, trange, groups, scan)}</header>
 <section id="player-section"><div id="player-wrap">{player}
 <div id="player-side"><div id="now"><span class="label">time in the video</span> <span id="now-time">0.00 s</span>{select}</div>
 {_range_mark(trange)}
@@ -409,7 +519,7 @@ def render_report(results, video: Path | None, out_dir: Path, options: ReportOpt
 <div id="lanes"></div><div id="lanes-legend"></div>
 <div class="note">{note} {seg_note} Click a chart, a thumbnail or a table row to jump there.</div></div></div></section>
 <section><h2>{heading}</h2>{more}<div id="groups"></div></section>
-<section class="card"><h2>Summary</h2>{summary_table(group_summary(results, groups), colors)}</section>
+<section class="card"><h2>Summary</h2>{summary_table(group_summary(results, groups, collected), colors)}</section>
 {plots}
 <details class="card"><summary>Analysis settings and versions</summary>
 <pre>{html.escape(json.dumps(results.metadata, indent=2, default=str))}</pre></details>

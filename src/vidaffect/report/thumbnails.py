@@ -45,6 +45,58 @@ def pick_rows(rows: pd.DataFrame, count: int) -> pd.DataFrame:
     return rows.iloc[np.linspace(0, len(rows) - 1, count).round().astype(int)]
 
 
+def pick_positions(n: int, count: int) -> np.ndarray:
+    """Which of a track's ``n`` rows with a box (in time order) :func:`pick_rows` takes for ``count`` crops."""
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if n <= count:
+        return np.arange(n)
+    return np.linspace(0, n - 1, count).round().astype(int)
+
+
+class ThumbnailPicker:
+    """The rows :func:`pick_rows` takes, picked from batches of the table in time order: ``boxes`` is the
+    number of rows with a whole box per track (a first pass, see
+    :class:`~vidaffect.report.people.TrackScan`), ``per_face`` the crops wanted per track.  Holds only the
+    picked rows.  :attr:`wanted`: ``{time: [(face_id, box), ...]}``, what :func:`decode_thumbnails` crops."""
+
+    def __init__(self, boxes: dict[int, int], per_face: dict[int, int]) -> None:
+        self.pick = {fid: pick_positions(boxes.get(fid, 0), count) for fid, count in per_face.items()}
+        self.seen = {fid: 0 for fid in per_face}
+        self.wanted: dict[float, list[tuple[int, tuple]]] = {}
+
+    def update(self, batch: pd.DataFrame) -> None:
+        if batch.empty or not self.pick or not all(c in batch.columns for c in ("x1", "y1", "x2", "y2")):
+            return
+        fid = batch["face_id"].to_numpy()
+        ok = batch[["x1", "y1", "x2", "y2"]].notna().all(axis=1).to_numpy() & np.isin(fid, list(self.pick))
+        if not ok.any():
+            return
+        rows = np.flatnonzero(ok)
+        t = batch["time_s"].to_numpy()
+        box = [batch[c].to_numpy() for c in ("x1", "y1", "x2", "y2")]
+        for f in np.unique(fid[rows]):
+            f = int(f)
+            pos = rows[fid[rows] == f]
+            first = self.seen[f]
+            self.seen[f] += len(pos)
+            take = self.pick[f][(self.pick[f] >= first) & (self.pick[f] < first + len(pos))] - first
+            for r in pos[take]:
+                self.wanted.setdefault(round(float(t[r]), 6), []).append(
+                    (f, (float(box[0][r]), float(box[1][r]), float(box[2][r]), float(box[3][r]))))
+
+
+def decode_thumbnails(video: str | Path, wanted: dict[float, list[tuple[int, tuple]]], face_ids, size: int = 72,
+                      rotation: int = 0) -> dict[int, list[dict]]:
+    """``{face_id: [{"t": time_s, "src": data URI}, ...]}``: the crops of ``wanted`` (see
+    :class:`ThumbnailPicker`), decoded from ``video`` in one pass (seeking between distant times)."""
+    out: dict[int, list[dict]] = {int(f): [] for f in face_ids}
+    for t, image in frames_at(video, list(wanted), rotation=rotation):
+        for fid, box in wanted[t]:
+            out[fid].append({"t": round(t, 3), "src": jpeg_data_uri(square_crop(image, box, size))})
+    return out
+
+
 def face_thumbnails(video: str | Path, frames: pd.DataFrame, per_face: int | dict[int, int] = 10, size: int = 72,
                     rotation: int = 0) -> dict[int, list[dict]]:
     """``{face_id: [{"t": time_s, "src": data URI}, ...]}`` with up to ``per_face`` crops per track (a number,
@@ -55,8 +107,4 @@ def face_thumbnails(video: str | Path, frames: pd.DataFrame, per_face: int | dic
         count = per_face.get(int(fid), 0) if isinstance(per_face, dict) else per_face
         for r in pick_rows(rows, count).itertuples(index=False):
             wanted.setdefault(round(float(r.time_s), 6), []).append((int(fid), (r.x1, r.y1, r.x2, r.y2)))
-    out: dict[int, list[dict]] = {int(f): [] for f in faces["face_id"].unique()}
-    for t, image in frames_at(video, list(wanted), rotation=rotation):
-        for fid, box in wanted[t]:
-            out[fid].append({"t": round(t, 3), "src": jpeg_data_uri(square_crop(image, box, size))})
-    return out
+    return decode_thumbnails(video, wanted, faces["face_id"].unique(), size, rotation)

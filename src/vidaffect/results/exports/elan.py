@@ -60,34 +60,95 @@ def _unique(labels: list[str], fallbacks: list[str]) -> list[str]:
     return [f"{lab} ({fb})" if counts[lab] > 1 and lab != fb else lab for lab, fb in zip(labels, fallbacks)]
 
 
+class VaBinner:
+    """:func:`va_bins` fed batch by batch (rows in time order, cut anywhere): each id carries only its open bin,
+    so memory is bounded by a batch plus the output (one row per id and ``step_s`` bin)."""
+
+    def __init__(self, by: str, step_s: float = 0.5, step: float = 0.0) -> None:
+        self.by, self.step_s, self.step = by, float(step_s), float(step)
+        self.done: list[pd.DataFrame] = []
+        self.open: pd.DataFrame | None = None  # per id, its latest bin (more of its rows may come)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys(["time_s", "face_id", self.by, "valence", "arousal"]))
+
+    def update(self, batch: pd.DataFrame) -> None:
+        if batch.empty or self.by not in batch.columns:
+            return
+        ids = batch[self.by]
+        keep = (batch["face_id"].to_numpy() >= 0) & ids.notna().to_numpy()
+        if ids.dtype.kind in "iuf":
+            keep &= ids.to_numpy() >= 0
+        va = [c for c in ("valence", "arousal") if c in batch.columns]
+        if va:
+            keep &= ~batch[va].isna().all(axis=1).to_numpy()
+        if not keep.any():
+            return
+        rows = batch.loc[keep, [self.by, "time_s", *va]]
+        t = rows["time_s"].to_numpy(dtype=np.float64)
+        # float64 sums (as groupby's mean makes them)
+        rows = rows.assign(_bin=np.floor(t / self.step_s + 1e-9).astype(np.int64),
+                           **{c: rows[c].astype(np.float64) for c in va})
+        g = rows.groupby([self.by, "_bin"], sort=True)
+        part = pd.DataFrame({"t0": g["time_s"].min(), "t1": g["time_s"].max()})
+        for c in va:
+            part[f"{c}_sum"] = g[c].sum()
+            part[f"{c}_n"] = g[c].count()
+        if self.open is not None:  # bins continued from the previous batches
+            part = pd.concat([self.open, part])
+            part = part.groupby(level=[0, 1], sort=True).agg(
+                {c: ("min" if c == "t0" else "max" if c == "t1" else "sum") for c in part.columns})
+        last = part.groupby(level=0).tail(1)  # each id's latest bin stays open
+        self.done.append(part.drop(index=last.index))
+        self.open = last
+
+    def result(self) -> pd.DataFrame:
+        cols = [self.by, "start_s", "end_s", "valence", "arousal"]
+        parts = [p for p in self.done + ([self.open] if self.open is not None else []) if len(p)]
+        if not parts:
+            return pd.DataFrame(columns=cols)
+        part = pd.concat(parts).sort_index()
+        out = pd.DataFrame({"start_s": part["t0"], "end_s": part["t1"] + self.step})
+        for c in ("valence", "arousal"):
+            out[c] = part[f"{c}_sum"] / part[f"{c}_n"].where(part[f"{c}_n"] > 0) if f"{c}_n" in part else np.nan
+        out = out.reset_index().drop(columns="_bin")
+        # a bin ends where the next one of the same id starts at the latest (frame step > bin when sparse)
+        nxt = out.groupby(self.by)["start_s"].shift(-1)
+        out["end_s"] = np.where(nxt.notna(), np.minimum(out["end_s"], nxt), out["end_s"])
+        return out[cols]
+
+
 def va_bins(frames: pd.DataFrame, by: str, step_s: float = 0.5) -> pd.DataFrame:
     """Mean valence and arousal per id and ``step_s`` bin: columns id, start_s, end_s, valence, arousal.
 
     A bin spans the frames seen in it (first frame's time to last frame's time
     plus one frame step), so it never covers time where the face was absent
-    for a whole bin.
+    for a whole bin.  :func:`results_va_bins` computes the same from a Results in bounded memory.
     """
     cols = [by, "start_s", "end_s", "valence", "arousal"]
     if step_s <= 0 or frames.empty or by not in frames.columns:
         return pd.DataFrame(columns=cols)
-    rows = frames[(frames["face_id"] >= 0) & frames[by].notna()]
-    if rows[by].dtype.kind in "iuf":
-        rows = rows[rows[by] >= 0]
-    rows = rows.dropna(subset=[c for c in ("valence", "arousal") if c in rows.columns], how="all")
-    if rows.empty:
+    binner = VaBinner(by, step_s, frame_step(frames))
+    t = frames["time_s"].to_numpy(dtype=np.float64)
+    binner.update(frames.sort_values("time_s", kind="stable") if (np.diff(t) < 0).any() else frames)
+    return binner.result()
+
+
+def results_va_bins(results, by: str, step_s: float = 0.5, step: float | None = None) -> pd.DataFrame:
+    """:func:`va_bins` of a :class:`~vidaffect.results.Results` read in bounded batches (``step``: the frame
+    step when known, else one more pass finds it)."""
+    from vidaffect.results.segments import scan_times, table_columns
+
+    cols = [by, "start_s", "end_s", "valence", "arousal"]
+    if step_s <= 0 or by not in table_columns(results):
         return pd.DataFrame(columns=cols)
-    step = frame_step(frames)
-    rows = rows.assign(_bin=np.floor(rows["time_s"].to_numpy(dtype=np.float64) / step_s + 1e-9).astype(np.int64))
-    g = rows.groupby([by, "_bin"], sort=True)
-    out = pd.DataFrame({
-        "start_s": g["time_s"].min(), "end_s": g["time_s"].max() + step,
-        "valence": g["valence"].mean() if "valence" in rows else np.nan,
-        "arousal": g["arousal"].mean() if "arousal" in rows else np.nan,
-    }).reset_index()
-    # a bin ends where the next one of the same id starts at the latest (frame step > bin when sparse)
-    nxt = out.groupby(by)["start_s"].shift(-1)
-    out["end_s"] = np.where(nxt.notna(), np.minimum(out["end_s"], nxt), out["end_s"])
-    return out[cols]
+    if step is None:
+        step = scan_times(results.iter_batches(["time_s"])).step
+    binner = VaBinner(by, step_s, step)
+    for b in results.iter_batches(binner.columns):
+        binner.update(b)
+    return binner.result()
 
 
 class _Doc:
@@ -112,10 +173,9 @@ class _Doc:
         self.tiers.append((attrs, anns))
 
 
-def eaf_document(segments: pd.DataFrame, video: str | Path | None = None, eaf_path: str | Path | None = None,
-                 frames: pd.DataFrame | None = None, va_step_s: float = 0.5, classes: list[str] | None = None,
-                 author: str = "vidaffect") -> ET.ElementTree:
-    """The EAF 3.0 document of ``segments`` (see the module docstring); ``frames`` adds valence/arousal tiers."""
+def _eaf_tiers(segments: pd.DataFrame, frames: pd.DataFrame | None, va_step_s: float, author: str,
+               bins: pd.DataFrame | None) -> _Doc:
+    """The time slots and the tiers' annotations of the document."""
     by = id_column(segments)
     doc = _Doc()
     ids = list(dict.fromkeys(segments[by].tolist())) if not segments.empty else []
@@ -125,7 +185,8 @@ def eaf_document(segments: pd.DataFrame, video: str | Path | None = None, eaf_pa
             names.setdefault(i, n)
     plain = [id_label(by, i) for i in ids]
     labels = dict(zip(ids, _unique([id_label(by, i, names.get(i)) for i in ids], plain)))
-    bins = va_bins(frames, by, va_step_s) if frames is not None and va_step_s > 0 else None
+    if bins is None and frames is not None and va_step_s > 0:
+        bins = va_bins(frames, by, va_step_s)
     for i in ids:
         seg = segments[segments[by] == i].sort_values("start_s")
         attrs = {"LINGUISTIC_TYPE_REF": "emotion", "PARTICIPANT": labels[i], "TIER_ID": labels[i],
@@ -137,7 +198,12 @@ def eaf_document(segments: pd.DataFrame, video: str | Path | None = None, eaf_pa
                 spans = [(s, e, f"{v:.3f}") for s, e, v in zip(b["start_s"], b["end_s"], b[dim]) if np.isfinite(v)]
                 doc.tier({"LINGUISTIC_TYPE_REF": dim, "PARTICIPANT": labels[i], "TIER_ID": f"{labels[i]} {dim}",
                           "ANNOTATOR": author}, spans)
+    return doc
 
+
+def _eaf_root(doc: _Doc, segments: pd.DataFrame, video, eaf_path, classes: list[str] | None,
+              author: str) -> ET.Element:
+    """The document without its time slots and annotations (``TIME_ORDER`` and the ``TIER`` elements empty)."""
     root = ET.Element("ANNOTATION_DOCUMENT", {
         "AUTHOR": author, "DATE": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "FORMAT": "3.0", "VERSION": "3.0", "xmlns:xsi": XSI, "xsi:noNamespaceSchemaLocation": EAF_XSD})
@@ -151,21 +217,9 @@ def eaf_document(segments: pd.DataFrame, video: str | Path | None = None, eaf_pa
     ET.SubElement(header, "PROPERTY", {"NAME": "URN"}).text = f"urn:nl-mpi-tools-elan-eaf:{uuid.uuid4()}"
     n_ann = sum(len(a) for _, a in doc.tiers)
     ET.SubElement(header, "PROPERTY", {"NAME": "lastUsedAnnotationId"}).text = str(n_ann)
-
-    # time slots numbered in time order (ts1 earliest), as ELAN writes them
-    order = sorted(range(len(doc.slots)), key=lambda k: (doc.slots[k], k))
-    slot_id = {k: f"ts{n + 1}" for n, k in enumerate(order)}
-    time_order = ET.SubElement(root, "TIME_ORDER")
-    for k in order:
-        ET.SubElement(time_order, "TIME_SLOT", {"TIME_SLOT_ID": slot_id[k], "TIME_VALUE": str(doc.slots[k])})
-    ann_no = 0
-    for attrs, anns in doc.tiers:
-        tier = ET.SubElement(root, "TIER", attrs)
-        for s1, s2, value in anns:
-            ann_no += 1
-            a = ET.SubElement(ET.SubElement(tier, "ANNOTATION"), "ALIGNABLE_ANNOTATION", {
-                "ANNOTATION_ID": f"a{ann_no}", "TIME_SLOT_REF1": slot_id[s1], "TIME_SLOT_REF2": slot_id[s2]})
-            ET.SubElement(a, "ANNOTATION_VALUE").text = value
+    ET.SubElement(root, "TIME_ORDER")
+    for attrs, _ in doc.tiers:
+        ET.SubElement(root, "TIER", attrs)
 
     vocab = list(dict.fromkeys([*(classes or []), *(segments["emotion"].astype(str).tolist() if len(segments) else [])]))
     ET.SubElement(root, "LINGUISTIC_TYPE", {"GRAPHIC_REFERENCES": "false", "LINGUISTIC_TYPE_ID": "emotion",
@@ -187,6 +241,43 @@ def eaf_document(segments: pd.DataFrame, video: str | Path | None = None, eaf_pa
     for n, c in enumerate(vocab):
         entry = ET.SubElement(cv, "CV_ENTRY_ML", {"CVE_ID": f"cveid_{n}"})
         ET.SubElement(entry, "CVE_VALUE", {"DESCRIPTION": "", "LANG_REF": "eng"}).text = c
+    return root
+
+
+def _slot_order(doc: _Doc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ms of each slot, slots in time order, each slot's number - 1)``: slots are numbered in time order
+    (ts1 earliest, ties in creation order), as ELAN writes them."""
+    ms = np.asarray(doc.slots, dtype=np.int64)
+    order = np.lexsort((np.arange(len(ms)), ms))
+    rank = np.empty(len(ms), dtype=np.int64)
+    rank[order] = np.arange(len(ms))
+    return ms, order, rank
+
+
+def _annotations(tier: ET.Element, anns: list[tuple[int, int, str]], rank: np.ndarray, done: int) -> int:
+    """Add a tier's annotations (numbered from ``done + 1``); return the number of annotations so far."""
+    for s1, s2, value in anns:
+        done += 1
+        a = ET.SubElement(ET.SubElement(tier, "ANNOTATION"), "ALIGNABLE_ANNOTATION", {
+            "ANNOTATION_ID": f"a{done}", "TIME_SLOT_REF1": f"ts{rank[s1] + 1}", "TIME_SLOT_REF2": f"ts{rank[s2] + 1}"})
+        ET.SubElement(a, "ANNOTATION_VALUE").text = value
+    return done
+
+
+def eaf_document(segments: pd.DataFrame, video: str | Path | None = None, eaf_path: str | Path | None = None,
+                 frames: pd.DataFrame | None = None, va_step_s: float = 0.5, classes: list[str] | None = None,
+                 author: str = "vidaffect", bins: pd.DataFrame | None = None) -> ET.ElementTree:
+    """The EAF 3.0 document of ``segments`` (see the module docstring); ``frames`` adds valence/arousal tiers,
+    or ``bins``, the :func:`va_bins` already made (e.g. by :func:`results_va_bins`)."""
+    doc = _eaf_tiers(segments, frames, va_step_s, author, bins)
+    root = _eaf_root(doc, segments, video, eaf_path, classes, author)
+    ms, order, rank = _slot_order(doc)
+    time_order = root.find("TIME_ORDER")
+    for n, k in enumerate(order):
+        ET.SubElement(time_order, "TIME_SLOT", {"TIME_SLOT_ID": f"ts{n + 1}", "TIME_VALUE": str(ms[k])})
+    done = 0
+    for tier, (_, anns) in zip(root.findall("TIER"), doc.tiers):
+        done = _annotations(tier, anns, rank, done)
     tree = ET.ElementTree(root)
     ET.indent(tree, space="    ")
     return tree
@@ -194,11 +285,40 @@ def eaf_document(segments: pd.DataFrame, video: str | Path | None = None, eaf_pa
 
 def write_eaf(segments: pd.DataFrame, path: str | Path, video: str | Path | None = None,
               frames: pd.DataFrame | None = None, va_step_s: float = 0.5, classes: list[str] | None = None,
-              author: str = "vidaffect") -> Path:
-    """Write the ELAN document of ``segments`` to ``path`` atomically (UTF-8, XML declaration); return the path."""
-    tree = eaf_document(segments, video=video, eaf_path=path, frames=frames, va_step_s=va_step_s,
-                        classes=classes, author=author)
-    body = ET.tostring(tree.getroot(), encoding="unicode")
+              author: str = "vidaffect", bins: pd.DataFrame | None = None) -> Path:
+    """Write the ELAN document of ``segments`` to ``path`` atomically (UTF-8, XML declaration); return the path.
+
+    The file is :func:`eaf_document` serialised, written part by part (the time slots as text, one tier's
+    elements at a time): a long video's document (tens of thousands of annotations) is never held whole as
+    XML elements."""
+    doc = _eaf_tiers(segments, frames, va_step_s, author, bins)
+    root = _eaf_root(doc, segments, video, path, classes, author)
+    ms, order, rank = _slot_order(doc)
+    shell = ET.Element(root.tag, root.attrib)
+    shell.text = "-"
+    start = ET.tostring(shell, encoding="unicode")[: -len(f"-</{root.tag}>")]
+    tiers = iter(doc.tiers)
+    done = 0
     with atomic_path(path) as tmp:
-        tmp.write_bytes(('<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n").encode("utf-8"))
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write('<?xml version="1.0" encoding="UTF-8"?>\n' + start)
+            for child in root:
+                fh.write("\n    ")
+                if child.tag == "TIME_ORDER":
+                    if not len(order):
+                        fh.write("<TIME_ORDER />")
+                        continue
+                    fh.write("<TIME_ORDER>")
+                    for lo in range(0, len(order), 4096):
+                        fh.write("".join(f'\n        <TIME_SLOT TIME_SLOT_ID="ts{n + 1}" TIME_VALUE="{ms[k]}" />'
+                                         for n, k in enumerate(order[lo:lo + 4096], lo)))
+                    fh.write("\n    </TIME_ORDER>")
+                    continue
+                if child.tag == "TIER":
+                    done = _annotations(child, next(tiers)[1], rank, done)
+                ET.indent(child, space="    ", level=1)
+                fh.write(ET.tostring(child, encoding="unicode"))
+                if child.tag == "TIER":
+                    del child[:]  # written: drop its elements
+            fh.write("\n</" + root.tag + ">\n")
     return Path(path)
