@@ -10,8 +10,8 @@ prints, per file: frames, face rows, peak RSS of the child (``wait4``'s ``ru_max
 the result's metadata: frames over the pass's wall time, model loading excluded) and the fps relative to the
 short clip's in the same run.  The short clip runs ``--repeats`` times interleaved with the long files'
 (medians).  ``--baseline PYTHON:SRC`` runs the same commands with another checkout (its own interpreter and
-``src`` folder; for example the release before issue 21) on the clip and the shortest remux, so new-vs-old
-memory and fps come from one run.
+``src`` folder; for example the release before issue 21) on the clip (``--baseline-long``: and on the
+shortest remux), so new-vs-old memory and fps come from one run.
 """
 from __future__ import annotations
 
@@ -70,7 +70,8 @@ def main() -> None:
     ap.add_argument("--video", default="multi_face.avi", help="clip from ../shared/data/videos or a path")
     ap.add_argument("--minutes", type=float, nargs="*", default=[30.0, 120.0], help="lengths of the remuxes")
     ap.add_argument("--repeats", type=int, default=3, help="runs of the short clip (medians)")
-    ap.add_argument("--baseline", metavar="PYTHON:SRC", help="also run another checkout (clip + shortest remux)")
+    ap.add_argument("--baseline", metavar="PYTHON:SRC", help="also run another checkout on the clip")
+    ap.add_argument("--baseline-long", action="store_true", help="and on the shortest remux")
     args = ap.parse_args()
     clip = Path(args.video) if Path(args.video).exists() else SHARED / args.video
     if not clip.exists():
@@ -85,7 +86,7 @@ def main() -> None:
     for video in plan:
         runs.setdefault(video.name, []).append(analyze(video))
         print(f"  {video.name}: {runs[video.name][-1]}", file=sys.stderr, flush=True)
-        if bpython and (video == clip or (longs and video == longs[0])):
+        if bpython and (video == clip or (args.baseline_long and longs and video == longs[0])):
             base.setdefault(video.name, []).append(analyze(video, bpython, bsrc))
             print(f"  baseline {video.name}: {base[video.name][-1]}", file=sys.stderr, flush=True)
 

@@ -30,14 +30,32 @@ def frames_table(frames: pd.DataFrame, video_name: str):
     return table.cast(pa.schema(fields)).replace_schema_metadata(None)
 
 
-def write_part(frames: pd.DataFrame, video_name: str, path: str | os.PathLike) -> Path:
-    """Write one video's partition file (the caller renames it into place)."""
+def write_part(frames, video_name: str, path: str | os.PathLike) -> int:
+    """Write one video's partition file (the caller renames it into place); return its rows.
+
+    ``frames``: a DataFrame, or a :class:`~vidaffect.results.Results`, read in bounded batches (a long
+    video's table may live on disk)."""
     import pyarrow.parquet as pq
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(frames_table(frames, video_name), path)
-    return path
+    if isinstance(frames, pd.DataFrame):
+        pq.write_table(frames_table(frames, video_name), path)
+        return len(frames)
+    writer, rows = None, 0
+    try:
+        for batch in frames.iter_batches():
+            table = frames_table(batch, video_name)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            rows += len(batch)
+        if writer is None:
+            pq.write_table(frames_table(frames.frames, video_name), path)  # no rows: just the columns
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
 
 
 def read_dataset(out: str | os.PathLike) -> pd.DataFrame:

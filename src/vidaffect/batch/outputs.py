@@ -42,9 +42,9 @@ def stage_results(results: Results, staging: str | os.PathLike, video_name: str,
     """Write every output of one job into ``staging`` and a manifest last (its presence = complete)."""
     staging = Path(staging)
     results.save(staging / RESULTS_DIR, formats, plot=plot)
-    write_part(results.frames, video_name, staging / PART_NAME)
-    manifest = {"frames": int(results.metadata.get("frames_analysed", len(results.frames))),
-                "rows": int(len(results.frames)), "video_name": video_name}
+    rows = write_part(results, video_name, staging / PART_NAME)
+    manifest = {"frames": int(results.metadata.get("frames_analysed", len(results))),
+                "rows": int(rows), "video_name": video_name}
     (staging / MANIFEST).write_text(json.dumps(manifest))
     return manifest
 
