@@ -39,7 +39,10 @@ def cluster_embeddings(embeddings: np.ndarray, threshold: float = DEFAULT_THRESH
     n = len(x)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    dist = cosine_distance(x, x)
+    x = x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+    dist = x @ x.T  # cosine_distance(x, x), computed in place: one N x N matrix at any time
+    np.subtract(1.0, dist, out=dist)
+    np.clip(dist, 0.0, 2.0, out=dist)
     np.fill_diagonal(dist, np.inf)
     for a, b in cannot_link or ():
         dist[a, b] = dist[b, a] = np.inf
