@@ -170,6 +170,7 @@ def test_on_disk_results_behave_like_in_memory_ones(tmp_path):
     assert [(f.frame, len(f)) for f in disk] == [(f.frame, len(f)) for f in mem]
     a = mem.save(tmp_path / "mem", ("csv", "parquet", "json"), plot=False)
     b = disk.save(tmp_path / "disk", ("csv", "parquet", "json"), plot=False)
+    assert disk._frames is None  # summaries, len, iteration and every writer read batches: never the whole table
     for kind in ("csv", "json", "summary", "persons", "events"):
         assert a[kind].read_bytes() == b[kind].read_bytes(), kind
     pd.testing.assert_frame_equal(Results.load(a["parquet"]).frames, Results.load(b["parquet"]).frames)

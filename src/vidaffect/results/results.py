@@ -476,7 +476,7 @@ class Results(_ColumnGroups):
         with atomic_path(summary_path) as tmp:
             self.summary().to_csv(tmp, index=False, float_format="%.4g")
         paths["summary"] = summary_path
-        if "person_id" in self.frames.columns:
+        if "person_id" in self.columns:  # (self.frames would read a table on disk whole)
             persons_path = folder / f"{name}.persons.csv"
             with atomic_path(persons_path) as tmp:
                 self.summary(by="person").to_csv(tmp, index=False, float_format="%.4g")

@@ -27,7 +27,7 @@ import pandas as pd
 
 from vidaffect.utils.atomic import atomic_path
 
-BATCH_ROWS = 16_384  # rows per batch when reading back: a few MB whatever the video's length
+BATCH_ROWS = 4_096  # rows per batch when reading back: about a megabyte, whatever the video's length
 PART_GLOB = "part-*.parquet"
 
 
