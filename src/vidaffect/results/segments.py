@@ -427,10 +427,7 @@ class SegmentBuilder:
     def update(self, batch: pd.DataFrame) -> None:
         if batch.empty or self.by not in batch.columns:
             return
-        ids = batch[self.by]
-        keep = (batch["face_id"].to_numpy() >= 0) & ids.notna().to_numpy()
-        if ids.dtype.kind in "iuf":
-            keep &= ids.to_numpy() >= 0  # person_id -1: a face not linked to a person
+        keep = id_rows(batch, self.by)
         probs = batch[self.classes].to_numpy(dtype=np.float64)
         keep &= ~np.isnan(probs).any(axis=1)
         if not keep.any():
@@ -443,7 +440,7 @@ class SegmentBuilder:
         a = batch["arousal"].to_numpy(dtype=np.float64)[rows] if "arousal" in batch.columns else nan
         names = batch["person_name"].to_numpy(dtype=object)[rows] if self.extra and "person_name" in batch.columns \
             else None
-        for ident, pos in split_positions(ids.to_numpy()[rows]).items():
+        for ident, pos in split_positions(batch[self.by].to_numpy()[rows]).items():
             st = self.ids.get(ident)
             if st is None:
                 st = self.ids[ident] = _Ident()
@@ -548,6 +545,16 @@ def emotion_segments(frames: pd.DataFrame, classes: list[str], min_duration_s: f
                              max_gap_s, has_name=bool(extra))
     builder.update(_in_time_order(frames))
     return builder.result()
+
+
+def id_rows(batch: pd.DataFrame, by: str) -> np.ndarray:
+    """Which rows of ``batch`` have a face and an id in column ``by`` (``person_id`` -1: a face not linked to
+    a person, left out)."""
+    ids = batch[by]
+    keep = (batch["face_id"].to_numpy() >= 0) & ids.notna().to_numpy()
+    if ids.dtype.kind in "iuf":
+        keep &= ids.to_numpy() >= 0
+    return keep
 
 
 def table_columns(results) -> list[str]:

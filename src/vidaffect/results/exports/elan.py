@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from vidaffect.results.exports import id_column, id_label
-from vidaffect.results.segments import frame_step
+from vidaffect.results.segments import frame_step, id_rows
 from vidaffect.utils.atomic import atomic_path
 
 EAF_XSD = "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"
@@ -76,10 +76,7 @@ class VaBinner:
     def update(self, batch: pd.DataFrame) -> None:
         if batch.empty or self.by not in batch.columns:
             return
-        ids = batch[self.by]
-        keep = (batch["face_id"].to_numpy() >= 0) & ids.notna().to_numpy()
-        if ids.dtype.kind in "iuf":
-            keep &= ids.to_numpy() >= 0
+        keep = id_rows(batch, self.by)
         va = [c for c in ("valence", "arousal") if c in batch.columns]
         if va:
             keep &= ~batch[va].isna().all(axis=1).to_numpy()
