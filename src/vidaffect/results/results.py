@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from vidaffect.errors import OutputError, VidaffectError
-from vidaffect.results.store import _none_for_missing, _objects_back
+from vidaffect.results.store import _none_for_missing, _objects_back, read_whole
 from vidaffect.results.vtt import write_vtt_batches
 from vidaffect.utils.atomic import atomic_path, atomic_write_text
 
@@ -146,16 +146,9 @@ class Results(_ColumnGroups):
                    owner: str | Path | None = None) -> "Results":
         """Results of the Parquet table ``path`` (and ``landmarks``): read into memory, or kept on disk.
         ``owner``: a folder holding the files that is removed when these results are garbage-collected."""
-        from vidaffect.results.store import read_batches
-
         if in_memory:
-            frames = pd.concat(list(read_batches(path)), ignore_index=True) if _rows_of(path) else \
-                _empty_frame(path)
-            lms = None
-            if landmarks is not None:
-                lms = pd.concat(list(read_batches(landmarks)), ignore_index=True) if _rows_of(landmarks) else \
-                    _empty_frame(landmarks)
-            return cls(frames, classes, metadata, landmarks=lms)
+            lms = read_whole(landmarks) if landmarks is not None else None
+            return cls(read_whole(path), classes, metadata, landmarks=lms)
         res = cls(None, classes, metadata, table=path, landmarks_table=landmarks)
         if owner is not None:
             weakref.finalize(res, shutil.rmtree, str(owner), True)
@@ -173,8 +166,7 @@ class Results(_ColumnGroups):
     def frames(self) -> pd.DataFrame:
         """The whole table as a DataFrame (read from disk on first use when the results live there)."""
         if self._frames is None:
-            self._frames = pd.concat(list(self.iter_batches()), ignore_index=True) if _rows_of(self.table) else \
-                self._apply_mapped(_empty_frame(self.table))
+            self._frames = self._apply_mapped(read_whole(self.table))
         return self._frames
 
     @frames.setter
@@ -184,10 +176,7 @@ class Results(_ColumnGroups):
     @property
     def landmarks(self) -> pd.DataFrame | None:
         if self._landmarks is None and self.landmarks_table is not None:
-            from vidaffect.results.store import read_batches
-
-            self._landmarks = pd.concat(list(read_batches(self.landmarks_table)), ignore_index=True) \
-                if _rows_of(self.landmarks_table) else _empty_frame(self.landmarks_table)
+            self._landmarks = read_whole(self.landmarks_table)
         return self._landmarks
 
     @landmarks.setter
@@ -554,8 +543,7 @@ class Results(_ColumnGroups):
                 if in_memory is None:
                     in_memory = pf.metadata.num_rows <= IN_MEMORY_ROWS
                 if in_memory:
-                    table = pf.read()
-                    frames = _objects_back(table.to_pandas(), table.schema.metadata or {})
+                    frames = read_whole(path)
                 else:
                     frames = None
             elif name.endswith(".csv"):
@@ -588,13 +576,6 @@ class Results(_ColumnGroups):
             lo = cols.index("faces_in_frame") + 1 if "faces_in_frame" in cols else 0
             classes = cols[lo:cols.index("emotion")] if "emotion" in cols else []
         return cls(frames, list(classes), meta)
-
-
-def _rows_of(path: str | Path) -> int:
-    """Rows of a Parquet file (from its footer)."""
-    import pyarrow.parquet as pq
-
-    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def _empty_frame(path: str | Path) -> pd.DataFrame:

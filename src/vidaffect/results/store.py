@@ -108,6 +108,14 @@ def read_batches(paths: Path | str | Sequence[Path | str], columns: Sequence[str
             yield _objects_back(rb.to_pandas(), meta)
 
 
+def read_whole(path: str | Path) -> pd.DataFrame:
+    """A whole Parquet table as a DataFrame, text columns as :func:`read_batches` gives them."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    return _objects_back(table.to_pandas(), table.schema.metadata)
+
+
 def frame_batches(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """The same rows, regrouped so that each batch holds whole frames (the rows of one ``frame`` value are never
     split between two batches).  Rows must be in frame order."""
