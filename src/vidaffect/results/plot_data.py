@@ -13,7 +13,6 @@ from collections import Counter, defaultdict
 import numpy as np
 import pandas as pd
 
-from vidaffect.results.accumulators import median_of_counts
 
 EXACT_ROWS = 20_000
 MAX_BINS = 2_000
@@ -24,27 +23,19 @@ def binned_face_rows(results, max_faces: int = 6, exact_rows: int = EXACT_ROWS,
     """``(rows, (first time, last time), time step)`` to draw ``results``' ``max_faces`` longest-shown faces:
     rows with ``face_id``, ``time_s``, ``valence``, ``arousal`` and the class columns; the step is the
     median time between analysed frames, or the bin width when the rows are binned."""
+    from vidaffect.results.segments import TimeScan
+
     counts: Counter = Counter()
-    gaps: Counter = Counter()
-    t0, t1, last = np.inf, -np.inf, None
+    scan = TimeScan()  # first/last time and the median step, as the report's scan reads them
     for b in results.iter_batches(["time_s", "face_id"]):
-        t = b["time_s"].to_numpy(dtype=float)
-        t = t[~np.isnan(t)]
-        if len(t):
-            t0, t1 = min(t0, float(t.min())), max(t1, float(t.max()))
-            u = np.unique(t)
-            if last is not None and u[0] > last:
-                u = np.concatenate([[last], u])
-            elif last is not None:
-                u = u[u >= last]
-            gaps.update(np.diff(u).tolist())
-            last = float(u[-1])
+        scan.update(b)
         ids = b["face_id"].to_numpy()
         counts.update(ids[ids >= 0].tolist())
-    if not np.isfinite(t0):
+    t0, t1 = scan.bounds
+    if t0 is None:
         t0, t1 = 0.0, 0.0
     span = (t0, max(t1, t0 + 1e-3))
-    step = median_of_counts(gaps)
+    step = scan.step
     # longest first, ties by face id (as plotting.common.face_rows)
     chosen = [f for f, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_faces]]
     cols = ["face_id", "time_s", "valence", "arousal", *results.classes]
