@@ -120,8 +120,10 @@ def concat_video(src: Path, dst: Path, minutes: float) -> Path:
 
     with av.open(str(src)) as probe:
         s = probe.streams.video[0]
-        clip_pts = s.duration or int(float(probe.duration) / 1e6 / s.time_base)
-    repeats = max(1, int(minutes * 60 / float(clip_pts * s.time_base)) + 1)
+        # Read everything needed here: PyAV >= 19 refuses stream attributes once the file is closed.
+        time_base = s.time_base
+        clip_pts = s.duration or int(float(probe.duration) / 1e6 / time_base)
+    repeats = max(1, int(minutes * 60 / float(clip_pts * time_base)) + 1)
     with av.open(str(dst), "w") as out:
         with av.open(str(src)) as first:
             ostream = out.add_stream_from_template(first.streams.video[0])
