@@ -87,10 +87,8 @@ def test_frame_batches_never_split_a_frame():
         assert a["frame"].iloc[-1] != b["frame"].iloc[0]
 
 
-def reference_summary(frames: pd.DataFrame, classes, by="face", damaged=()):
-    """Results.summary() as it was written before (pandas groupby over the whole table)."""
-    key = "face_id" if by == "face" else "person_id"
-    faces = frames[frames["face_id"] >= 0]
+def reference_durations(frames: pd.DataFrame, damaged=()) -> pd.Series:
+    """Results.frame_durations() as it was written before (NumPy over the whole time column)."""
     times = np.sort(frames["time_s"].dropna().unique()).astype(float)
     gaps = np.diff(times)
     step = float(np.median(gaps)) if len(gaps) else 0.0
@@ -99,7 +97,14 @@ def reference_summary(frames: pd.DataFrame, classes, by="face", damaged=()):
         before = np.searchsorted(times, span["start_s"], side="right") - 1
         if 0 <= before < len(times) - 1 and times[before + 1] > span["start_s"]:
             dur[before] = min(dur[before], step)
-    shown = pd.Series(dur, index=times)
+    return pd.Series(dur, index=times)
+
+
+def reference_summary(frames: pd.DataFrame, classes, by="face", damaged=()):
+    """Results.summary() as it was written before (pandas groupby over the whole table)."""
+    key = "face_id" if by == "face" else "person_id"
+    faces = frames[frames["face_id"] >= 0]
+    shown = reference_durations(frames, damaged)
     rows = []
     for fid, g in faces.groupby(key):
         shares = g["emotion"].value_counts(normalize=True)
@@ -132,6 +137,27 @@ def test_summary_in_batches_equals_the_groupby_summary(batch):
                 # means of float32 columns: pandas sums them in float32, the accumulator in float64
                 np.testing.assert_allclose(got[col].to_numpy(float), ref[col].to_numpy(float), rtol=1e-6,
                                            err_msg=col)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_frame_durations_follow_the_summary_rule(seed, tmp_path):
+    """frame_durations and summary share FrameClock; both equal the whole-column rule, in memory and on disk,
+    with damaged spans before, between and after frames, and with a single frame."""
+    frames = raw_table(seed, n_frames=60)
+    t = np.sort(frames["time_s"].unique())
+    damaged = [{"start_s": float(t[10]), "end_s": 9.0}, {"start_s": float(t[30] + 1e-4), "end_s": 9.0},
+               {"start_s": float(t[-1] + 1.0), "end_s": 99.0}]
+    ref = reference_durations(frames, damaged)
+    res = Results(frames, list(CLASSES), {"damaged_spans": damaged})
+    got = res.frame_durations()
+    np.testing.assert_allclose(got.index.to_numpy(), ref.index.to_numpy())
+    np.testing.assert_allclose(got.to_numpy(), ref.to_numpy())
+    on_disk = Results.from_table(res.to_parquet(tmp_path / "f.parquet"), list(CLASSES),
+                                 {"damaged_spans": damaged}, in_memory=False)
+    np.testing.assert_allclose(on_disk.frame_durations().to_numpy(), ref.to_numpy())
+    assert on_disk._frames is None  # read the time column only
+    single = Results(frames[frames["frame"] == frames["frame"].iloc[0]], list(CLASSES), {})
+    assert single.frame_durations().tolist() == [0.0]
 
 
 def test_median_of_counts_is_numpys_median():

@@ -2,7 +2,7 @@
 in constant memory (the table itself may live on disk: :meth:`vidaffect.results.Results.iter_batches`).
 
 :class:`SummaryAccumulator` gives exactly what ``Results.summary()`` documents: first/last time, time on
-screen (the real durations of the analysed frames that show the face, see ``Results.frame_durations``),
+screen (the real durations of the analysed frames that show the face, the rule of :class:`FrameClock`),
 frames, mean valence/arousal, the dominant emotion and each emotion's share.  Rows must come in frame order
 (as every results table is written).
 """
@@ -47,6 +47,40 @@ def median_of_counts(counts: Counter) -> float:
     return float((lo + hi) / 2) if lo != hi else float(lo)
 
 
+class FrameClock:
+    """The one rule for how long an analysed frame lasts, fed its times in order.
+
+    A frame lasts until the next analysed frame (real timestamps, so variable frame rates and ``--fps``
+    sampling count right).  The last frame, and a frame followed by damaged data (a span of
+    ``metadata["damaged_spans"]`` starting at or after it and before the next frame), get the median step
+    instead, or their gap when that is shorter.  The median is only known at the end: :meth:`advance`
+    reports each gap and whether it crosses damaged data, :meth:`duration` settles it with :meth:`step`.
+    """
+
+    def __init__(self, damaged_spans: Iterable[dict] | None = None) -> None:
+        self.damaged = sorted(float(s.get("start_s", np.inf)) for s in (damaged_spans or []))
+        self.gaps: Counter = Counter()
+        self.t: float | None = None
+
+    def advance(self, t: float) -> tuple[float, bool] | None:
+        """Move to analysed time ``t``: the previous time's ``(gap, over_damaged_data)``, None at the first."""
+        previous, self.t = self.t, t
+        if previous is None:
+            return None
+        gap = t - previous
+        self.gaps[gap] += 1
+        i = int(np.searchsorted(self.damaged, previous, side="left"))
+        return gap, bool(i < len(self.damaged) and self.damaged[i] < t)
+
+    def step(self) -> float:
+        """The median gap so far (0 with fewer than two times)."""
+        return median_of_counts(self.gaps)
+
+    @staticmethod
+    def duration(gap: float, over_damage: bool, step: float) -> float:
+        return min(gap, step) if over_damage else gap
+
+
 class SummaryAccumulator:
     """Feed batches of a results table (frame order) with :meth:`update`; :meth:`result` gives the summary
     table by ``face_id`` (``by="face"``) or ``person_id`` (``by="person"``)."""
@@ -57,9 +91,8 @@ class SummaryAccumulator:
         self.classes = list(classes)
         self.by = by
         self.key = "face_id" if by == "face" else "person_id"
-        self.damaged = sorted(float(s.get("start_s", np.inf)) for s in (damaged_spans or []))
+        self.clock = FrameClock(damaged_spans)
         self.keys: dict[int, _Key] = {}
-        self.gaps: Counter = Counter()
         self.cur_t: float | None = None
         self.at_cur: set[int] = set()  # keys shown at the latest time
         self.missing_key = False
@@ -67,14 +100,12 @@ class SummaryAccumulator:
 
     def _advance(self, t: float) -> None:
         """A new analysed time: the frames at the previous one last until ``t``."""
-        if self.cur_t is not None:
-            gap = t - self.cur_t
-            self.gaps[gap] += 1
-            i = int(np.searchsorted(self.damaged, self.cur_t, side="left"))
-            over_damage = i < len(self.damaged) and self.damaged[i] < t
+        previous = self.clock.advance(t)
+        if previous is not None:
+            gap, over_damage = previous
             for k in self.at_cur:
                 if over_damage:
-                    self.keys[k].damaged_gaps.append(gap)
+                    self.keys[k].damaged_gaps.append(gap)  # settled with the median step at the end
                 else:
                     self.keys[k].shown_s += gap
         self.cur_t = t
@@ -130,11 +161,12 @@ class SummaryAccumulator:
     def result(self) -> pd.DataFrame:
         if self.missing_key:
             raise ValueError("summary by person needs person_id (analysed without --no-identity)")
-        step = median_of_counts(self.gaps)
+        step = self.clock.step()
         rows = []
         for k in sorted(self.keys):
             st = self.keys[k]
-            shown = st.shown_s + (step if k in self.at_cur else 0.0) + sum(min(g, step) for g in st.damaged_gaps)
+            shown = (st.shown_s + (step if k in self.at_cur else 0.0)
+                     + sum(FrameClock.duration(g, True, step) for g in st.damaged_gaps))
             total = sum(st.emotions.values())
             # value_counts: by count, ties in order of first appearance
             dominant = max(st.emotions, key=lambda e: st.emotions[e]) if st.emotions else None

@@ -328,19 +328,22 @@ class Results(_ColumnGroups):
     def frame_durations(self) -> pd.Series:
         """Seconds each analysed frame stands for, indexed by ``time_s``: the time until the next analysed
         frame (real timestamps, so variable frame rates and ``--fps`` sampling count right); the last frame
-        and a frame followed by a damaged span (``metadata["damaged_spans"]``) get the median step instead."""
-        times = np.sort(self.frames["time_s"].dropna().unique()).astype(float)
-        if len(times) == 0:
-            return pd.Series([], dtype=float)
-        gaps = np.diff(times)
-        step = float(np.median(gaps)) if len(gaps) else 0.0
-        dur = np.append(gaps, step)
-        for span in self.metadata.get("damaged_spans") or []:
-            start = float(span.get("start_s", np.inf))
-            before = np.searchsorted(times, start, side="right") - 1  # last frame before the damaged data
-            if 0 <= before < len(times) - 1 and times[before + 1] > start:
-                dur[before] = min(dur[before], step)
-        return pd.Series(dur, index=times)
+        and a frame followed by a damaged span (``metadata["damaged_spans"]``) get the median step instead
+        (:class:`~vidaffect.results.accumulators.FrameClock`, the rule ``summary`` uses).  Reads only the
+        ``time_s`` column, batch by batch."""
+        from vidaffect.results.accumulators import FrameClock
+
+        times: set[float] = set()
+        for b in self.iter_batches(["time_s"]):
+            times.update(b["time_s"].dropna().astype(float).unique().tolist())
+        clock, gaps = FrameClock(self.metadata.get("damaged_spans")), []
+        for t in sorted(times):
+            previous = clock.advance(t)
+            if previous is not None:
+                gaps.append(previous)
+        step = clock.step()
+        dur = [FrameClock.duration(gap, over, step) for gap, over in gaps] + ([step] if times else [])
+        return pd.Series(dur, index=sorted(times), dtype=float)
 
     # ----- writers (all atomic, all batch by batch: bounded memory for a table on disk) -----
     def _header_frame(self) -> pd.DataFrame:
