@@ -93,7 +93,6 @@ class SummaryAccumulator:
         self.key = "face_id" if by == "face" else "person_id"
         self.clock = FrameClock(damaged_spans)
         self.keys: dict[int, _Key] = {}
-        self.cur_t: float | None = None
         self.at_cur: set[int] = set()  # keys shown at the latest time
         self.missing_key = False
         self.has_person = self.has_name = False
@@ -108,7 +107,6 @@ class SummaryAccumulator:
                     self.keys[k].damaged_gaps.append(gap)  # settled with the median step at the end
                 else:
                     self.keys[k].shown_s += gap
-        self.cur_t = t
         self.at_cur = set()
 
     def update(self, batch: pd.DataFrame) -> None:
@@ -132,7 +130,7 @@ class SummaryAccumulator:
             t = times[i]
             if np.isnan(t):
                 continue
-            if self.cur_t is None or t != self.cur_t:
+            if self.clock.t is None or t != self.clock.t:
                 self._advance(t)
             if not face[i]:
                 continue

@@ -336,14 +336,15 @@ class Results(_ColumnGroups):
         times: set[float] = set()
         for b in self.iter_batches(["time_s"]):
             times.update(b["time_s"].dropna().astype(float).unique().tolist())
+        ordered = sorted(times)
         clock, gaps = FrameClock(self.metadata.get("damaged_spans")), []
-        for t in sorted(times):
+        for t in ordered:
             previous = clock.advance(t)
             if previous is not None:
                 gaps.append(previous)
         step = clock.step()
         dur = [FrameClock.duration(gap, over, step) for gap, over in gaps] + ([step] if times else [])
-        return pd.Series(dur, index=sorted(times), dtype=float)
+        return pd.Series(dur, index=ordered, dtype=float)
 
     # ----- writers (all atomic, all batch by batch: bounded memory for a table on disk) -----
     def _header_frame(self) -> pd.DataFrame:
