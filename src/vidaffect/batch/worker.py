@@ -52,12 +52,11 @@ class WorkerConfig:
     def analyze_options(self):
         """The options for this worker; ``device="auto"`` becomes ``cuda`` where torch sees a GPU, else ``cpu``."""
         from vidaffect.pipeline.analyzer import AnalyzeOptions
+        from vidaffect.utils.device import resolve_device
 
         opts = AnalyzeOptions(**self.options)
         if opts.device == "auto":
-            import torch
-
-            opts.device = "cuda" if torch.cuda.is_available() else "cpu"
+            opts.device = resolve_device(opts.device)
         return opts
 
 

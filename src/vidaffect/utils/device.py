@@ -21,3 +21,12 @@ def check_device(device: str) -> str:
     elif dev.type != "cpu":
         raise VidaffectError(f"device {device!r} is not supported; use cpu or cuda[:N]")
     return device
+
+
+def resolve_device(device: str) -> str:
+    """``auto``: ``cuda`` where torch sees a GPU, else ``cpu``; any other name is checked (:func:`check_device`)."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return check_device(device)

@@ -42,13 +42,12 @@ def _score(model, data, args) -> tuple:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    import torch
-
     from vidaffect.evaluation.calibration import calibration_config, ece_at, fit_and_score, nll
     from vidaffect.models import create_model
     from vidaffect.models.checkpoint import load_model_checkpoint
     from vidaffect.training.expressions_cli import load_split, stratified_split
     from vidaffect.utils.atomic import atomic_path, atomic_write_text
+    from vidaffect.utils.device import resolve_device
 
     if not 0.0 <= args.holdout_fraction < 1.0:
         raise VidaffectError(f"--holdout-fraction must be in [0, 1) (0: fit on the whole --split), "
@@ -60,10 +59,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise VidaffectError(f"--report-split {report_split} is the split the temperature is fitted on (--split); "
                              f"report on another split, or pass --report-split none")
     out = _out_path(args.out)
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise VidaffectError("--device cuda requested but no CUDA GPU is available (use --device cpu)")
+    args.device = resolve_device(args.device)
     name = Path(args.model)
     if name.suffix.lower() in (".safetensors", ".json") and not name.is_file():
         raise VidaffectError(f"--model {args.model}: file not found")

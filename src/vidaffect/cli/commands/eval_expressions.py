@@ -16,16 +16,13 @@ def resolve_model(name: str, checkpoint: str | None, device: str):
 
 def _eval(args: argparse.Namespace) -> int:
     import numpy as np
-    import torch
 
     from vidaffect.errors import VidaffectError
     from vidaffect.evaluation.expressions import evaluate_model, uncalibrated, write_eval_outputs
     from vidaffect.training.expressions_cli import load_split
+    from vidaffect.utils.device import resolve_device
 
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise VidaffectError("--device cuda requested but no CUDA GPU is available (use --device cpu)")
+    args.device = resolve_device(args.device)
     model = resolve_model(args.model, args.checkpoint, args.device)
     if hasattr(model, "set_precision"):
         model.set_precision(args.precision)

@@ -17,6 +17,7 @@ def _train(args: argparse.Namespace) -> int:
     from vidaffect.training.augment import AugmentConfig
     from vidaffect.training.expressions import TrainConfig, train_expressions
     from vidaffect.training.expressions_cli import load_split, stratified_split
+    from vidaffect.utils.device import resolve_device
 
     if not 0.0 <= args.erase_prob <= 1.0:
         raise VidaffectError(f"--erase-prob must be between 0 and 1, got {args.erase_prob}")
@@ -30,14 +31,11 @@ def _train(args: argparse.Namespace) -> int:
         raise VidaffectError(f"--distill-temperature must be > 0, got {args.distill_temperature}")
     if args.teacher and not os.path.isfile(args.teacher):
         raise VidaffectError(f"--teacher {args.teacher}: file not found")
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.device = resolve_device(args.device)
     if args.precision == "auto":
         from vidaffect.faces.runtime.torch_runtime import auto_precision
 
         args.precision = "bf16" if args.device.startswith("cuda") else auto_precision(torch.device("cpu"))
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise VidaffectError("--device cuda requested but no CUDA GPU is available (use --device cpu)")
     train = load_split(args, args.data, args.split, args.size)
     if args.val_fraction:
         train, val = stratified_split(train, args.val_fraction, args.seed)
