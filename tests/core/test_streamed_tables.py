@@ -170,10 +170,31 @@ def test_median_of_counts_is_numpys_median():
         assert median_of_counts(Counter(counts)) == pytest.approx(float(np.median(values)))
 
 
+def reference_vtt_events(frames: pd.DataFrame) -> list[dict]:
+    """The VTT events as they were written before (groupby per face over the whole table, then sorted by time)."""
+    rows = frames[(frames["face_id"] >= 0) & frames["emotion"].notna()].sort_values(["face_id", "time_s"],
+                                                                                    kind="stable")
+    events = []
+    for _, g in rows.groupby("face_id", sort=True):
+        prev = None
+        for r in g.itertuples(index=False):
+            if r.emotion == prev:
+                continue
+            prev = r.emotion
+            obj = {"id": str(r.face_id)}
+            if hasattr(r, "person_id") and int(r.person_id) >= 0:
+                obj["person"] = str(int(r.person_id))
+            events.append({"type": "emotion", "class": str(r.emotion), "seconds": round(float(r.time_s), 3),
+                           "object": obj})
+    events.sort(key=lambda e: e["seconds"])
+    return events
+
+
 def test_events_written_in_batches_equal_the_whole_table_events(tmp_path):
     plan = FinishPlan(CLASSES, None, 0.0, persons={0: 0, 1: 0, 2: 1, 3: 1})
     frames = pd.concat(list(finalize_batches(batches_of(raw_table(3), 50), plan)), ignore_index=True)
-    for form, ref in (("event", json.dumps(vtt_events(frames), indent=1)),
+    assert vtt_events(frames) == reference_vtt_events(frames)
+    for form, ref in (("event", json.dumps(reference_vtt_events(frames), indent=1)),
                       ("frames", "".join(json.dumps(r) + "\n" for r in vtt_frame_lines(frames)))):
         path = write_vtt_batches(batches_of(frames, 9), tmp_path / f"e.{form}", form=form)
         assert path.read_text() == ref

@@ -22,32 +22,12 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
-from vidaffect.utils.atomic import atomic_path, atomic_write_text
+from vidaffect.utils.atomic import atomic_path
 
 
-def _face_rows(frames: pd.DataFrame) -> pd.DataFrame:
-    rows = frames[(frames["face_id"] >= 0) & frames["emotion"].notna()]
-    return rows.sort_values(["face_id", "time_s"], kind="stable")
-
-
-def vtt_events(frames: pd.DataFrame, object_form: str = "id", id_column: str = "face_id") -> list[dict]:
-    """Events in the documented VTT form, sorted by time."""
-    events = []
-    for fid, g in _face_rows(frames).groupby(id_column, sort=True):
-        prev = None
-        for r in g.itertuples(index=False):
-            if r.emotion == prev:
-                continue
-            prev = r.emotion
-            if object_form == "coordinates":
-                obj = {"coordinates": [float(r.x1), float(r.y1), float(r.x2 - r.x1), float(r.y2 - r.y1)]}
-            else:
-                obj = {"id": str(getattr(r, id_column))}
-            if id_column != "person_id" and hasattr(r, "person_id") and int(r.person_id) >= 0:
-                obj["person"] = str(int(r.person_id))
-            events.append({"type": "emotion", "class": str(r.emotion), "seconds": round(float(r.time_s), 3), "object": obj})
-    events.sort(key=lambda e: e["seconds"])
-    return events
+def vtt_events(frames: pd.DataFrame, object_form: str = "id") -> list[dict]:
+    """Events in the documented VTT form, sorted by time (ties by face id)."""
+    return list(iter_vtt_events([frames], object_form))
 
 
 def vtt_frame_lines(frames: pd.DataFrame) -> list[dict]:
@@ -62,20 +42,9 @@ def vtt_frame_lines(frames: pd.DataFrame) -> list[dict]:
     ]
 
 
-def write_vtt(frames: pd.DataFrame, path: str | Path, form: str = "event", object_form: str = "id") -> Path:
-    """Write the events (``form="event"``, a JSON list) or JSON lines (``form="frames"``) atomically."""
-    if form == "event":
-        text = json.dumps(vtt_events(frames, object_form), indent=1)
-    elif form == "frames":
-        text = "".join(json.dumps(r) + "\n" for r in vtt_frame_lines(frames))
-    else:
-        raise ValueError(f"unknown VTT form {form!r}: use 'event' or 'frames'")
-    return atomic_write_text(path, text)
-
-
 def iter_vtt_events(batches: Iterable[pd.DataFrame], object_form: str = "id") -> Iterator[dict]:
-    """The events of :func:`vtt_events` from a table read in batches (frame order), in time order: one pass,
-    memory bounded by one batch and the last emotion of each face."""
+    """VTT events from a table read in batches (frame order; one batch may hold the whole table), in time order:
+    one per change of a face's emotion.  One pass, memory bounded by one batch and the last emotion of each face."""
     last: dict[int, str] = {}
     for b in batches:
         rows = b[(b["face_id"] >= 0) & b["emotion"].notna()].sort_values(["time_s", "face_id"], kind="stable")
@@ -102,7 +71,8 @@ def iter_vtt_frame_lines(batches: Iterable[pd.DataFrame]) -> Iterator[dict]:
 
 def write_vtt_batches(batches: Iterable[pd.DataFrame], path: str | Path, form: str = "event",
                       object_form: str = "id") -> Path:
-    """:func:`write_vtt` for a table read in batches: the same file, written as the batches come."""
+    """Write the events (``form="event"``, a JSON list) or JSON lines (``form="frames"``) atomically, as the
+    batches (frame order) come."""
     if form not in ("event", "frames"):
         raise ValueError(f"unknown VTT form {form!r}: use 'event' or 'frames'")
     with atomic_path(path) as tmp:
