@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from vidaffect.results import Results
 
 DATASET_DIR = "dataset"
 PART_NAME = "part-0.parquet"
@@ -30,18 +34,14 @@ def frames_table(frames: pd.DataFrame, video_name: str):
     return table.cast(pa.schema(fields)).replace_schema_metadata(None)
 
 
-def write_part(frames, video_name: str, path: str | os.PathLike) -> int:
+def write_part(frames: "Results", video_name: str, path: str | os.PathLike) -> int:
     """Write one video's partition file (the caller renames it into place); return its rows.
 
-    ``frames``: a DataFrame, or a :class:`~vidaffect.results.Results`, read in bounded batches (a long
-    video's table may live on disk)."""
+    ``frames`` is read in bounded batches (a long video's table may live on disk)."""
     import pyarrow.parquet as pq
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(frames, pd.DataFrame):
-        pq.write_table(frames_table(frames, video_name), path)
-        return len(frames)
     writer, rows = None, 0
     try:
         for batch in frames.iter_batches():

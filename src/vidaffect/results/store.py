@@ -28,7 +28,6 @@ import pandas as pd
 from vidaffect.utils.atomic import atomic_path
 
 BATCH_ROWS = 4_096  # rows per batch when reading back: about a megabyte, whatever the video's length
-PART_GLOB = "part-*.parquet"
 
 
 def _arrow_table(df: pd.DataFrame):
@@ -138,24 +137,6 @@ def _last_frame_start(frames: np.ndarray) -> int:
     """Index of the first row of the last frame's run at the end of ``frames``."""
     differs = np.flatnonzero(frames != frames[-1])
     return int(differs[-1]) + 1 if len(differs) else 0
-
-
-def union_schema(paths: Sequence[Path]):
-    """One Arrow schema for the part files: the columns in first-seen order; a column that is all-null in one
-    part (pyarrow's ``null`` type) takes its type from a part that has values."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    fields: dict[str, pa.Field] = {}
-    pandas_meta = None
-    for p in paths:
-        schema = pq.read_schema(p)
-        if pandas_meta is None and schema.metadata and b"pandas" in schema.metadata:
-            pandas_meta = schema.metadata[b"pandas"]
-        for f in schema:
-            if f.name not in fields or pa.types.is_null(fields[f.name].type):
-                fields[f.name] = f
-    return pa.schema(list(fields.values()))
 
 
 class TableWriter:
