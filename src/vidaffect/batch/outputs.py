@@ -43,7 +43,9 @@ def stage_results(results: Results, staging: str | os.PathLike, video_name: str,
     staging = Path(staging)
     results.save(staging / RESULTS_DIR, formats, plot=plot)
     rows = write_part(results, video_name, staging / PART_NAME)
-    manifest = {"frames": int(results.metadata.get("frames_analysed", len(results))),
+    # len() would read the frame column of a table on disk; the analyser always records frames_analysed
+    frames = results.metadata["frames_analysed"] if "frames_analysed" in results.metadata else len(results)
+    manifest = {"frames": int(frames),
                 "rows": int(rows), "video_name": video_name}
     (staging / MANIFEST).write_text(json.dumps(manifest))
     return manifest

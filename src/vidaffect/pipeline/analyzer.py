@@ -31,7 +31,7 @@ from vidaffect.faces import Detections, FaceDetector, align_faces
 from vidaffect.faces.geometry import face_geometry
 from vidaffect.models.base import CropSpec, EmotionModel, FaceBatch, ModelOutput
 from vidaffect.models.registry import DEFAULT_MODEL, create_model
-from vidaffect.results.results import BASE_COLUMNS, Results
+from vidaffect.results.results import BASE_COLUMNS, IN_MEMORY_ROWS, Results
 from vidaffect.pipeline.finalize import FinishPlan, finalize_batches, finish_empty, finish_landmarks
 from vidaffect.pipeline.spool import Spool, read_checkpoint, truncate_parts, write_checkpoint
 from vidaffect.tracking import FaceTracker, Track
@@ -81,7 +81,7 @@ class AnalyzeOptions:
     strict: bool = False  # damaged video data fails the video instead of being skipped and recorded
     save_landmarks: bool = False  # keep every face row's 468 mesh points: Results.landmarks, <name>.landmarks.parquet
     spill_rows: int = 4096  # finished rows are written to disk in parts of this many (memory stays bounded)
-    in_memory_rows: int = 50_000  # results up to this many rows come back as a DataFrame; longer ones stay on disk
+    in_memory_rows: int = IN_MEMORY_ROWS  # results up to this many rows come back as a DataFrame; longer ones stay on disk
     checkpoint_every_s: float = 60.0  # restart points for resume: at a scene cut at least this long after the last
 
     def settings(self) -> dict[str, Any]:

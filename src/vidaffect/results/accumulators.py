@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-SUMMARY_INPUT_COLUMNS = ("frame", "time_s", "face_id", "person_id", "person_name", "emotion", "valence", "arousal")
+SUMMARY_INPUT_COLUMNS = ("time_s", "face_id", "person_id", "person_name", "emotion", "valence", "arousal")
 
 
 @dataclass
@@ -192,7 +192,15 @@ class SummaryAccumulator:
 def summarise(batches: Iterable[pd.DataFrame], classes: list[str], by: str = "face",
               damaged_spans: Iterable[dict] | None = None) -> pd.DataFrame:
     """:class:`SummaryAccumulator` over ``batches``."""
-    acc = SummaryAccumulator(classes, by, damaged_spans)
+    return summarise_each(batches, classes, (by,), damaged_spans)[0]
+
+
+def summarise_each(batches: Iterable[pd.DataFrame], classes: list[str], bys: Sequence[str],
+                   damaged_spans: Iterable[dict] | None = None) -> list[pd.DataFrame]:
+    """The summary by each of ``bys`` (``"face"``, ``"person"``) from one pass over ``batches``."""
+    spans = list(damaged_spans or [])
+    accs = [SummaryAccumulator(classes, by, spans) for by in bys]
     for b in batches:
-        acc.update(b)
-    return acc.result()
+        for acc in accs:
+            acc.update(b)
+    return [acc.result() for acc in accs]

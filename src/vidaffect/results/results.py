@@ -34,7 +34,7 @@ from vidaffect.results.store import _none_for_missing, _objects_back, read_whole
 from vidaffect.results.vtt import write_vtt_batches
 from vidaffect.utils.atomic import atomic_path, atomic_write_text
 
-IN_MEMORY_ROWS = 50_000  # Results.load: larger Parquet tables stay on disk
+IN_MEMORY_ROWS = 50_000  # Results.load and analysis: larger tables stay on disk
 BASE_COLUMNS = ["frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "score", "faces_in_frame"]
 FORMATS = ("csv", "parquet", "json")
 # The column groups (py-feat's Fex has the same idea): the key columns of every group, then each group's own.
@@ -184,7 +184,7 @@ class Results(_ColumnGroups):
         self._landmarks = value
 
     def iter_batches(self, columns: list[str] | None = None, batch_rows: int | None = None):
-        """The table in order as DataFrames of at most ``batch_rows`` rows (default 16,384), only ``columns``
+        """The table in order as DataFrames of at most ``batch_rows`` rows (default ``store.BATCH_ROWS``), only ``columns``
         when given: what bounded-memory consumers read (an on-disk table is never loaded whole)."""
         from vidaffect.results.store import BATCH_ROWS, read_batches
 
@@ -199,8 +199,8 @@ class Results(_ColumnGroups):
             b = self._apply_mapped(b)
             yield b if columns is None else b[[c for c in columns if c in b.columns]]
 
-    def _apply_mapped(self, df: pd.DataFrame) -> pd.DataFrame:
-        for name, source, mapping in self._mapped:
+    def _apply_mapped(self, df: pd.DataFrame, mapped: list | None = None) -> pd.DataFrame:
+        for name, source, mapping in self._mapped if mapped is None else mapped:
             df[name] = df[source].map(mapping).where(df["face_id"] >= 0, None)
         return df
 
@@ -208,7 +208,7 @@ class Results(_ColumnGroups):
         """Add column ``name`` = ``mapping`` of column ``source`` on the face rows (``None`` elsewhere), e.g.
         ``person_name`` from ``person_id``; on an on-disk table it is applied as batches are read."""
         if self._frames is not None:
-            self._frames[name] = self._frames[source].map(mapping).where(self._frames["face_id"] >= 0, None)
+            self._apply_mapped(self._frames, [(name, source, mapping)])
         else:
             self._mapped = [m for m in self._mapped if m[0] != name] + [(name, source, dict(mapping))]
 
@@ -270,18 +270,16 @@ class Results(_ColumnGroups):
         shown = Path(path).name if path and kind in ("video", "image", "images") else path
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         frames, face_ids, persons, face_rows = set(), set(), set(), 0
-        has_persons = False
         for b in self.iter_batches(["frame", "face_id", "person_id"]):
             frames.update(b["frame"].unique().tolist())
             faces = b[b["face_id"] >= 0]
             face_rows += len(faces)
             face_ids.update(faces["face_id"].unique().tolist())
             if "person_id" in b.columns:
-                has_persons = True
                 persons.update(faces.loc[faces["person_id"] >= 0, "person_id"].unique().tolist())
         parts = [repr(shown or video.get("name") or "?"), f"frames={len(frames)}", f"faces={len(face_ids)}",
                  f"face_rows={face_rows}"]
-        if has_persons or (self._frames is not None and "person_id" in self._frames.columns):
+        if "person_id" in self.columns:
             parts.append(f"persons={len(persons)}")
         classes = list(self.classes)
         shown_classes = ", ".join(classes if len(classes) <= 8 else [*classes[:3], "...", *classes[-2:]])
@@ -318,12 +316,16 @@ class Results(_ColumnGroups):
         Computed batch by batch (:class:`~vidaffect.results.accumulators.SummaryAccumulator`): bounded memory
         for a table on disk.
         """
-        from vidaffect.results.accumulators import SUMMARY_INPUT_COLUMNS, summarise
-
         if by not in ("face", "person"):
             raise ValueError(f"summary by 'face' or 'person', not {by!r}")
-        return summarise(self.iter_batches(list(SUMMARY_INPUT_COLUMNS)), self.classes, by,
-                         self.metadata.get("damaged_spans"))
+        return self._summaries((by,))[0]
+
+    def _summaries(self, bys: tuple[str, ...]) -> list[pd.DataFrame]:
+        """The summary by each of ``bys`` from one read of the table."""
+        from vidaffect.results.accumulators import SUMMARY_INPUT_COLUMNS, summarise_each
+
+        return summarise_each(self.iter_batches(list(SUMMARY_INPUT_COLUMNS)), self.classes, bys,
+                              self.metadata.get("damaged_spans"))
 
     def frame_durations(self) -> pd.Series:
         """Seconds each analysed frame stands for, indexed by ``time_s``: the time until the next analysed
@@ -381,9 +383,10 @@ class Results(_ColumnGroups):
             writer.abort()
             raise
 
-    def to_json(self, path: str | Path) -> Path:
-        """One JSON document: ``{"metadata": ..., "summary": [...], "frames": [...]}``."""
-        summary = json.loads(self.summary().to_json(orient="records"))
+    def to_json(self, path: str | Path, summary: pd.DataFrame | None = None) -> Path:
+        """One JSON document: ``{"metadata": ..., "summary": [...], "frames": [...]}``.  ``summary``: this
+        table's ``summary()`` when the caller has it already (else it is computed)."""
+        summary = json.loads((self.summary() if summary is None else summary).to_json(orient="records"))
         with atomic_path(path) as tmp:
             with open(tmp, "w") as fh:
                 fh.write('{"metadata": ' + json.dumps(self.metadata, default=str) + ', "summary": '
@@ -459,20 +462,23 @@ class Results(_ColumnGroups):
     def _write_set(self, folder: Path, name: str, formats, plot: bool, events_form: str) -> dict[str, Path]:
         """Every file of the set but the metadata, into ``folder``."""
         paths: dict[str, Path] = {}
+        # one read of the table for both summaries (self.frames would read a table on disk whole)
+        people = "person_id" in self.columns
+        summaries = self._summaries(("face", "person") if people else ("face",))
         if "csv" in formats:
             paths["csv"] = self.to_csv(folder / f"{name}.frames.csv")
         if "parquet" in formats:
             paths["parquet"] = self.to_parquet(folder / f"{name}.frames.parquet")
         if "json" in formats:
-            paths["json"] = self.to_json(folder / f"{name}.frames.json")
+            paths["json"] = self.to_json(folder / f"{name}.frames.json", summary=summaries[0])
         summary_path = folder / f"{name}.summary.csv"
         with atomic_path(summary_path) as tmp:
-            self.summary().to_csv(tmp, index=False, float_format="%.4g")
+            summaries[0].to_csv(tmp, index=False, float_format="%.4g")
         paths["summary"] = summary_path
-        if "person_id" in self.columns:  # (self.frames would read a table on disk whole)
+        if people:
             persons_path = folder / f"{name}.persons.csv"
             with atomic_path(persons_path) as tmp:
-                self.summary(by="person").to_csv(tmp, index=False, float_format="%.4g")
+                summaries[1].to_csv(tmp, index=False, float_format="%.4g")
             paths["persons"] = persons_path
         ext = "jsonl" if events_form == "frames" else "json"
         paths["events"] = self.to_events(folder / f"{name}.events.{ext}", form=events_form)
