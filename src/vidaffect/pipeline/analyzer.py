@@ -315,7 +315,6 @@ class _Table:
 
 # Every column gets one dtype whatever rows a part holds (a part of faceless frames would otherwise make the
 # geometry columns float64 and a part of faces float32): the Parquet parts then agree.
-_FLOAT32_COLUMNS = {"face_px", "yaw", "pitch", "roll", "eye_open_left", "eye_open_right", "mouth_open"}
 _BOOL_COLUMNS = {"detected", "mesh_fit"}
 _INT_COLUMNS = {"frame", "face_id", "faces_in_frame"}
 
@@ -323,13 +322,15 @@ _INT_COLUMNS = {"frame", "face_id", "faces_in_frame"}
 def _column(values: list, idx: np.ndarray, name: str) -> np.ndarray:
     dtype = (np.int64 if name in _INT_COLUMNS else np.bool_ if name in _BOOL_COLUMNS
              else np.float32 if name in _FLOAT32_COLUMNS else np.float64)
-    if not len(values):
+    if not len(values) or not len(idx):
         return np.zeros(0, dtype)
-    return np.asarray(values, dtype=dtype)[idx]
+    lo, hi = int(idx.min()), int(idx.max()) + 1  # convert only the span asked for (one frame's rows in stream())
+    return np.asarray(values[lo:hi], dtype=dtype)[idx - lo]
 
 
 GEOMETRY_COLUMNS = ("detected", "mesh_fit", "face_px", "yaw", "pitch", "roll", "eye_open_left", "eye_open_right",
                     "mouth_open")
+_FLOAT32_COLUMNS = set(GEOMETRY_COLUMNS) - _BOOL_COLUMNS
 
 
 def face_row_geometry(image_shape: tuple[int, ...], dets: Detections) -> dict[str, np.ndarray]:

@@ -19,12 +19,10 @@ import numpy as np
 import pandas as pd
 
 from vidaffect.labels import VA_SOURCE_DERIVED
+from vidaffect.results.results import BASE_COLUMNS
 from vidaffect.results.smoothing import smooth_frames
 from vidaffect.results.store import frame_batches
 from vidaffect.results.va import derived_va
-
-LEAD_COLUMNS = ["frame", "time_s", "face_id", "x1", "y1", "x2", "y2", "score", "faces_in_frame"]
-
 
 @dataclass
 class FinishPlan:
@@ -95,7 +93,7 @@ def _labels_and_order(df: pd.DataFrame, plan: FinishPlan) -> pd.DataFrame:
     # where valence/arousal come from, on every face row, so that a CSV alone says it
     df["va_source"] = pd.Series(np.where(df["face_id"].to_numpy() >= 0, plan.final_va_source, None),
                                 index=df.index, dtype=object)
-    cols = [*LEAD_COLUMNS, *classes, "emotion", "valence", "arousal", "va_source"]
+    cols = [*BASE_COLUMNS, *classes, "emotion", "valence", "arousal", "va_source"]
     df = df[cols + [c for c in df.columns if c not in cols]]
     df["face_id"] = df["face_id"].astype("int64")
     df["frame"] = df["frame"].astype("int64")
