@@ -100,7 +100,7 @@ class ReportTables:
     groups: list[Group]
     per_face: pd.DataFrame             # Results.summary()
     per_group: pd.DataFrame            # the same per group, indexed by the group's position in ``groups``
-    segments: pd.DataFrame             # report_segments
+    segments: pd.DataFrame             # emotion segments per group (default filter): ``group``, segment columns
     series: dict[str, dict] = field(default_factory=dict)          # group key -> face_series (shown groups)
     group_spans: dict[str, list] = field(default_factory=dict)     # group key -> presence spans
     group_range: dict[str, tuple] = field(default_factory=dict)    # group key -> (first, last) time
@@ -153,7 +153,7 @@ def collect(results, options: "ReportOptions | None" = None, scan: TrackScan | N
     from vidaffect.plotting.va import CIRCUMPLEX_FACES, CircumplexSampler
     from vidaffect.report.thumbnails import ThumbnailPicker
     from vidaffect.results.accumulators import SummaryAccumulator
-    from vidaffect.results.segments import SEGMENT_COLUMNS, SegmentBuilder, table_columns
+    from vidaffect.results.segments import SEGMENT_COLUMNS, SegmentBuilder, split_positions, table_columns
 
     options = options or ReportOptions()
     scan = scan or TrackScan.of(results)
@@ -200,13 +200,16 @@ def collect(results, options: "ReportOptions | None" = None, scan: TrackScan | N
         per_group_acc.update(group_rows)
         if segments is not None:
             segments.update(b.assign(_group=fids.map(key_of).to_numpy(dtype=object)))
+        values = None  # the drawn columns as float64, converted once per batch (when a drawn group has rows)
         for g, series, _ in drawn.values():
             rows = np.flatnonzero(np.isin(fid, g.tracks))
             if len(rows):
-                series.push(t[rows], [b[c].to_numpy(dtype=np.float64)[rows] for c in value_cols])
-        for f in np.unique(fid[fid >= 0]):
-            if int(f) in track_spans:
-                track_spans[int(f)].add(t[fid == f])
+                if values is None:
+                    values = [b[c].to_numpy(dtype=np.float64) for c in value_cols]
+                series.push(t[rows], [v[rows] for v in values])
+        for f, pos in split_positions(fid).items():
+            if int(f) in track_spans:  # (face id -1, the rows without a face, is no track)
+                track_spans[int(f)].add(t[pos])
         if picker is not None:
             picker.update(b)
         if sampler is not None:
@@ -238,12 +241,11 @@ def _summary_row(r, classes: list[str]) -> dict:
             "shares": {c: float(r.get(f"share_{c}", 0.0) or 0.0) for c in classes}}
 
 
-def group_summary(results, groups: list[Group], collected: ReportTables | None = None) -> list[dict]:
-    """Per group (person or lone track): the summary row of all its tracks, and one row per track."""
-    c = collected if collected is not None else collect(results, groups=groups)
+def group_summary(results, c: ReportTables) -> list[dict]:
+    """Per group of ``c`` (person or lone track): the summary row of all its tracks, and one row per track."""
     per_face = c.per_face.set_index("face_id") if c.scan.tracks else pd.DataFrame()
     out = []
-    for i, g in enumerate(groups):
+    for i, g in enumerate(c.groups):
         tracks = []
         for fid in g.tracks:
             r = per_face.loc[fid]
@@ -325,12 +327,6 @@ def _video_source(video: Path | None, out_dir: Path, mode: str, proxy_height: in
     return uri, f"Embedded {proxy_height}p proxy of {html.escape(video.name)}{part}.", offset
 
 
-def report_segments(results, groups: list[Group], collected: ReportTables | None = None) -> pd.DataFrame:
-    """Emotion segments (:func:`vidaffect.results.segments.emotion_segments`, default filter) per group:
-    column ``group`` (the key) and the segment columns."""
-    return (collected if collected is not None else collect(results, groups=groups)).segments
-
-
 def subtitles_uri(segments: pd.DataFrame, groups: list[Group], offset: float = 0.0) -> str | None:
     """The segments as WebVTT (:mod:`vidaffect.results.exports.subtitles`: one cue per span where the visible
     persons' emotions stay the same) in a ``data:text/vtt`` URL, cue times moved ``offset`` seconds earlier
@@ -348,25 +344,19 @@ def subtitles_uri(segments: pd.DataFrame, groups: list[Group], offset: float = 0
     return "data:text/vtt;base64," + base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-def report_data(results, options: ReportOptions, thumbs: dict[int, list[dict]] | None = None,
-                trange: TimeRange | None = None, video_offset: float = 0.0,
-                groups: list[Group] | None = None, segments: pd.DataFrame | None = None,
-                collected: ReportTables | None = None) -> dict:
-    """The JSON the page's script draws from: classes, colours, the analysed range, and one entry per group
-    (person, or face track without a person) with its series, segments and tracks."""
-    c = collected if collected is not None else collect(results, options, groups=groups)
-    groups = c.groups if groups is None else groups
+def report_data(results, options: ReportOptions, c: ReportTables, thumbs: dict[int, list[dict]] | None = None,
+                trange: TimeRange | None = None, video_offset: float = 0.0) -> dict:
+    """The JSON the page's script draws from (``c``: :func:`collect`): classes, colours, the analysed range,
+    and one entry per group (person, or face track without a person) with its series, segments and tracks."""
+    groups, segments = c.groups, c.segments
     step, gap = c.step, c.gap
     if trange is None:
         trange = analysed_range(results.metadata, *c.scan.times.bounds, step=step)
-    if segments is None:
-        segments = c.segments
     per_face = c.per_face.set_index("face_id") if c.scan.tracks else pd.DataFrame()
     colors_by_group = {g.key: face_color(k) for k, g in enumerate(groups)}
-    position = {g.key: i for i, g in enumerate(c.groups)}
     out = []
-    for g in groups[: options.max_faces]:
-        r = c.per_group.loc[position[g.key]]
+    for i, g in enumerate(groups[: options.max_faces]):
+        r = c.per_group.loc[i]  # per_group is indexed by the group's position in c.groups
         shares = {cl: float(r.get(f"share_{cl}", 0.0) or 0.0) for cl in results.classes}
         seg = segments[segments["group"] == g.key] if len(segments) else segments
         tracks = []
@@ -475,7 +465,7 @@ def render_report(results, video: Path | None, out_dir: Path, options: ReportOpt
         rotation = int((results.metadata.get("video") or {}).get("rotation") or 0)
         thumbs = decode_thumbnails(video, collected.thumbs_wanted, per_track, rotation=rotation)
     segments = collected.segments
-    data = report_data(results, options, thumbs, trange, offset, groups, segments, collected)
+    data = report_data(results, options, collected, thumbs, trange, offset)
     colors = {g.key: face_color(k) for k, g in enumerate(groups)}
     track = ""
     if src is not None and options.subtitles:
@@ -519,7 +509,7 @@ def render_report(results, video: Path | None, out_dir: Path, options: ReportOpt
 <div id="lanes"></div><div id="lanes-legend"></div>
 <div class="note">{note} {seg_note} Click a chart, a thumbnail or a table row to jump there.</div></div></div></section>
 <section><h2>{heading}</h2>{more}<div id="groups"></div></section>
-<section class="card"><h2>Summary</h2>{summary_table(group_summary(results, groups, collected), colors)}</section>
+<section class="card"><h2>Summary</h2>{summary_table(group_summary(results, collected), colors)}</section>
 {plots}
 <details class="card"><summary>Analysis settings and versions</summary>
 <pre>{html.escape(json.dumps(results.metadata, indent=2, default=str))}</pre></details>

@@ -194,9 +194,3 @@ def group_tracks(frames: pd.DataFrame) -> list[Group]:
     a track whose person is unknown (no identity columns, -1, missing) is a group of its own.  Longest on
     screen (most rows) first, ties by first appearance."""
     return TrackScan.of_frames(frames).groups()
-
-
-def group_column(frames: pd.DataFrame, groups: list[Group]) -> pd.Series:
-    """The group key of every row (None for rows without a face)."""
-    by_track = {fid: g.key for g in groups for fid in g.tracks}
-    return frames["face_id"].map(lambda f: by_track.get(int(f)) if f >= 0 else None)

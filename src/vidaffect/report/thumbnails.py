@@ -10,6 +10,7 @@ import pandas as pd
 from PIL import Image
 
 from vidaffect.report.frames_at import frames_at
+from vidaffect.results.segments import split_positions
 
 
 def square_crop(image: np.ndarray, box: tuple[float, float, float, float], size: int, margin: float = 0.25) -> np.ndarray:
@@ -35,23 +36,21 @@ def jpeg_data_uri(image: np.ndarray, quality: int = 80) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def pick_rows(rows: pd.DataFrame, count: int) -> pd.DataFrame:
-    """``count`` rows spread evenly over a face track (all of them when fewer), preferring confident boxes."""
-    rows = rows.dropna(subset=["x1", "y1", "x2", "y2"]).sort_values("time_s")
-    if count <= 0:
-        return rows.iloc[:0]
-    if len(rows) <= count:
-        return rows
-    return rows.iloc[np.linspace(0, len(rows) - 1, count).round().astype(int)]
-
-
 def pick_positions(n: int, count: int) -> np.ndarray:
-    """Which of a track's ``n`` rows with a box (in time order) :func:`pick_rows` takes for ``count`` crops."""
+    """Which of a track's ``n`` rows with a box (in time order) to take for ``count`` crops: ``count`` spread
+    evenly (all of them when fewer)."""
     if count <= 0:
         return np.zeros(0, dtype=np.int64)
     if n <= count:
         return np.arange(n)
     return np.linspace(0, n - 1, count).round().astype(int)
+
+
+def pick_rows(rows: pd.DataFrame, count: int) -> pd.DataFrame:
+    """``count`` rows spread evenly over a face track (all of them when fewer), among those with a whole box
+    (:func:`pick_positions` of them in time order)."""
+    rows = rows.dropna(subset=["x1", "y1", "x2", "y2"]).sort_values("time_s")
+    return rows.iloc[pick_positions(len(rows), count)]
 
 
 class ThumbnailPicker:
@@ -75,9 +74,9 @@ class ThumbnailPicker:
         rows = np.flatnonzero(ok)
         t = batch["time_s"].to_numpy()
         box = [batch[c].to_numpy() for c in ("x1", "y1", "x2", "y2")]
-        for f in np.unique(fid[rows]):
+        for f, at in split_positions(fid[rows]).items():  # face ids in increasing order, rows in row order
             f = int(f)
-            pos = rows[fid[rows] == f]
+            pos = rows[at]
             first = self.seen[f]
             self.seen[f] += len(pos)
             take = self.pick[f][(self.pick[f] >= first) & (self.pick[f] < first + len(pos))] - first
