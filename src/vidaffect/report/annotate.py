@@ -103,9 +103,8 @@ def annotate_video(source: str | Path, results, out_path: str | Path, codec: str
     info = open_video(source).info
     rotation = int(info.rotation or 0)
     size = (even(info.width), even(info.height))
-    from vidaffect.results.segments import table_columns
 
-    have_boxes = all(c in table_columns(results) for c in ("x1", "y1", "x2", "y2"))
+    have_boxes = {"x1", "y1", "x2", "y2"} <= set(results.columns)
     cursor = FaceCursor(results) if have_boxes else None
 
     def draw(index: int, frame):

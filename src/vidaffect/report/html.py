@@ -153,13 +153,13 @@ def collect(results, options: "ReportOptions | None" = None, scan: TrackScan | N
     from vidaffect.plotting.va import CIRCUMPLEX_FACES, CircumplexSampler
     from vidaffect.report.thumbnails import ThumbnailPicker
     from vidaffect.results.accumulators import SummaryAccumulator
-    from vidaffect.results.segments import SEGMENT_COLUMNS, SegmentBuilder, split_positions, table_columns
+    from vidaffect.results.segments import SEGMENT_COLUMNS, SegmentBuilder, split_positions
 
     options = options or ReportOptions()
     scan = scan or TrackScan.of(results)
     groups = scan.groups() if groups is None else groups
     classes = list(results.classes)
-    header = table_columns(results)
+    header = results.columns
     present = [c for c in classes if c in header]
     step, gap = scan.times.step, max(2.5 * scan.times.step, 0.1)
     damaged = results.metadata.get("damaged_spans")

@@ -518,7 +518,8 @@ class SegmentBuilder:
         return seg
 
 
-def _in_time_order(frames: pd.DataFrame) -> pd.DataFrame:
+def in_time_order(frames: pd.DataFrame) -> pd.DataFrame:
+    """``frames`` sorted by time (stable), or as they are when already in order (no copy)."""
     t = frames["time_s"].to_numpy(dtype=np.float64)
     if len(t) < 2 or not (np.diff(t) < 0).any():
         return frames
@@ -543,7 +544,7 @@ def emotion_segments(frames: pd.DataFrame, classes: list[str], min_duration_s: f
         return pd.DataFrame(columns=[by] + extra + SEGMENT_COLUMNS)
     builder = SegmentBuilder(classes, by, frame_step(frames), min_duration_s, switch_margin, smoothing_s,
                              max_gap_s, has_name=bool(extra))
-    builder.update(_in_time_order(frames))
+    builder.update(in_time_order(frames))
     return builder.result()
 
 
@@ -557,11 +558,6 @@ def id_rows(batch: pd.DataFrame, by: str) -> np.ndarray:
     return keep
 
 
-def table_columns(results) -> list[str]:
-    """The columns of ``results``' table (read from the file's schema when it lives on disk)."""
-    return results.columns
-
-
 def results_segments(results, min_duration_s: float = DEFAULT_MIN_DURATION_S,
                      switch_margin: float = DEFAULT_SWITCH_MARGIN, by: str | None = None,
                      smoothing_s: float = DEFAULT_SMOOTHING_S, max_gap_s: float = DEFAULT_MAX_GAP_S,
@@ -570,7 +566,7 @@ def results_segments(results, min_duration_s: float = DEFAULT_MIN_DURATION_S,
     the frame step, then the segments; one when ``step`` is given): an on-disk table is never loaded whole."""
     if min_duration_s < 0 or switch_margin < 0 or smoothing_s < 0 or max_gap_s < 0:
         raise ValueError("min_duration_s, switch_margin, smoothing_s and max_gap_s must be >= 0")
-    header = table_columns(results)
+    header = results.columns
     by = by or default_id_column(header)
     extra = ["person_name"] if "person_name" in header and by != "person_name" else []
     classes = list(results.classes if classes is None else classes)

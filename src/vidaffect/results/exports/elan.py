@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from vidaffect.results.exports import id_column, id_label
-from vidaffect.results.segments import frame_step, id_rows
+from vidaffect.results.segments import frame_step, id_rows, in_time_order
 from vidaffect.utils.atomic import atomic_path
 
 EAF_XSD = "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"
@@ -127,18 +127,17 @@ def va_bins(frames: pd.DataFrame, by: str, step_s: float = 0.5) -> pd.DataFrame:
     if step_s <= 0 or frames.empty or by not in frames.columns:
         return pd.DataFrame(columns=cols)
     binner = VaBinner(by, step_s, frame_step(frames))
-    t = frames["time_s"].to_numpy(dtype=np.float64)
-    binner.update(frames.sort_values("time_s", kind="stable") if (np.diff(t) < 0).any() else frames)
+    binner.update(in_time_order(frames))
     return binner.result()
 
 
 def results_va_bins(results, by: str, step_s: float = 0.5, step: float | None = None) -> pd.DataFrame:
     """:func:`va_bins` of a :class:`~vidaffect.results.Results` read in bounded batches (``step``: the frame
     step when known, else one more pass finds it)."""
-    from vidaffect.results.segments import scan_times, table_columns
+    from vidaffect.results.segments import scan_times
 
     cols = [by, "start_s", "end_s", "valence", "arousal"]
-    if step_s <= 0 or by not in table_columns(results):
+    if step_s <= 0 or by not in results.columns:
         return pd.DataFrame(columns=cols)
     if step is None:
         step = scan_times(results.iter_batches(["time_s"])).step
