@@ -105,18 +105,44 @@ def model_logits(model: FrameEmotionModel, images: np.ndarray, batch_size: int =
     return np.concatenate(out) if out else np.zeros((0, len(model.classes)), np.float64)
 
 
+def _known_samples(model: FrameEmotionModel, data: ExpressionData,
+                   need_images: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Match ``data``'s classes to the model's by name: the class name of every sample, the mask of the samples
+    whose class the model has, and those samples' images at the model's crop size/colour.
+
+    Raises when the model predicts no classes, or when it shares no class name with the data (``need_images``:
+    no image of the data)."""
+    if not model.classes:
+        raise DatasetError(f"model {model.name!r} predicts no classes (valence/arousal only)")
+    if not need_images and not any(c in model.classes for c in data.classes):
+        raise DatasetError(f"model classes {list(model.classes)} share nothing with data classes {list(data.classes)}")
+    names = np.array(data.classes)[data.labels]
+    keep = np.isin(names, model.classes)
+    if need_images and not keep.any():
+        raise DatasetError(f"model classes {list(model.classes)} share no images with data classes "
+                           f"{list(data.classes)}")
+    return names, keep, match_crops(data.images[keep], model.crop.size, model.crop.color)
+
+
 def model_labels(model: FrameEmotionModel, data: ExpressionData) -> tuple[np.ndarray, np.ndarray]:
     """Images of ``data`` whose class the model knows, at the model's crop size/colour, with labels as indices
     into ``model.classes`` (classes matched by name)."""
-    if not model.classes:
-        raise DatasetError(f"model {model.name!r} predicts no classes (valence/arousal only)")
-    names = np.array(data.classes)[data.labels]
-    keep = np.isin(names, model.classes)
-    if not keep.any():
-        raise DatasetError(f"model classes {list(model.classes)} share no images with data classes "
-                           f"{list(data.classes)}")
+    names, keep, images = _known_samples(model, data, need_images=True)
     labels = np.array([model.classes.index(c) for c in names[keep]], dtype=np.int64)
-    return match_crops(data.images[keep], model.crop.size, model.crop.color), labels
+    return images, labels
+
+
+def _scored(model: FrameEmotionModel, data: ExpressionData, names: np.ndarray, keep: np.ndarray,
+            probs: np.ndarray) -> EvalResult:
+    """The :class:`EvalResult` of the model's probabilities ``probs`` for the samples ``keep`` of ``data``."""
+    known = [c for c in data.classes if c in model.classes]
+    classes = tuple(known) + tuple(c for c in model.classes if c not in known)
+    skipped = {c: int((names == c).sum()) for c in data.classes if c not in known and (names == c).any()}
+    to_eval = np.array([classes.index(c) for c in model.classes])
+    y_pred = to_eval[probs.argmax(1)] if len(probs) else np.zeros(0, np.int64)
+    y_true = np.array([classes.index(c) for c in names[keep]], dtype=np.int64)
+    paths = [p for p, k in zip(data.paths, keep) if k] if data.paths else []
+    return EvalResult(classification_report(y_true, y_pred, classes), probs, y_true, y_pred, paths, skipped)
 
 
 def evaluate_model(model: FrameEmotionModel, data: ExpressionData, batch_size: int = 256, tta_flip: bool = False,
@@ -130,22 +156,37 @@ def evaluate_model(model: FrameEmotionModel, data: ExpressionData, batch_size: i
     """
     if not isinstance(model, FrameEmotionModel):
         raise DatasetError(f"model {model.name!r} is not a frame model; evaluation needs per-image predictions")
-    if not model.classes:
-        raise DatasetError(f"model {model.name!r} predicts no classes (valence/arousal only)")
-    known = [c for c in data.classes if c in model.classes]
-    if not known:
-        raise DatasetError(f"model classes {list(model.classes)} share nothing with data classes {list(data.classes)}")
-    classes = tuple(known) + tuple(c for c in model.classes if c not in known)
-    names = np.array(data.classes)[data.labels]
-    keep = np.isin(names, known)
-    skipped = {c: int((names == c).sum()) for c in data.classes if c not in known and (names == c).any()}
-    images = match_crops(data.images[keep], model.crop.size, model.crop.color)
-    probs = predict_probs(model, images, batch_size, tta_flip, show_progress)
-    to_eval = np.array([classes.index(c) for c in model.classes])
-    y_pred = to_eval[probs.argmax(1)] if len(probs) else np.zeros(0, np.int64)
-    y_true = np.array([classes.index(c) for c in names[keep]], dtype=np.int64)
-    paths = [p for p, k in zip(data.paths, keep) if k] if data.paths else []
-    return EvalResult(classification_report(y_true, y_pred, classes), probs, y_true, y_pred, paths, skipped)
+    names, keep, images = _known_samples(model, data, need_images=False)
+    return _scored(model, data, names, keep, predict_probs(model, images, batch_size, tta_flip, show_progress))
+
+
+def evaluate_calibrated(model: FrameEmotionModel, data: ExpressionData, batch_size: int = 256,
+                        tta_flip: bool = False, show_progress: bool = False) -> tuple[EvalResult, EvalResult | None]:
+    """:func:`evaluate_model`, and for a temperature-calibrated model (``model.temperature`` != 1) also the same
+    evaluation of its uncalibrated probabilities (T = 1), else None.
+
+    An ExprNet / mini-Xception model (``TorchFrameModel``: ``predict`` is ``probabilities(logits(crops))``)
+    runs the data once: both probabilities come from the same logits.  Other models are run a second time
+    without their temperature."""
+    temperature = float(getattr(model, "temperature", 1.0))
+    if temperature == 1.0:
+        return evaluate_model(model, data, batch_size, tta_flip, show_progress), None
+    from vidaffect.models.zoo.exprnet import TorchFrameModel
+
+    if not isinstance(model, TorchFrameModel):
+        result = evaluate_model(model, data, batch_size, tta_flip, show_progress)
+        with uncalibrated(model):
+            return result, evaluate_model(model, data, batch_size, tta_flip)
+    names, keep, images = _known_samples(model, data, need_images=False)
+    calibrated, plain = [], []
+    with model_tta(model, tta_flip):
+        for i in tqdm(range(0, len(images), batch_size), desc="evaluating", unit="batch", disable=not show_progress):
+            logits = model.logits(images[i : i + batch_size])
+            calibrated.append(np.asarray(model.probabilities(logits), dtype=np.float32))
+            plain.append(np.asarray(model.probabilities(logits, 1.0), dtype=np.float32))
+    empty = np.zeros((0, len(model.classes)), np.float32)
+    return (_scored(model, data, names, keep, np.concatenate(calibrated) if calibrated else empty),
+            _scored(model, data, names, keep, np.concatenate(plain) if plain else empty))
 
 
 def plot_reliability(path: str | Path, cal: Calibration, title: str = "") -> Path:

@@ -18,7 +18,7 @@ def _eval(args: argparse.Namespace) -> int:
     import numpy as np
 
     from vidaffect.errors import VidaffectError
-    from vidaffect.evaluation.expressions import evaluate_model, uncalibrated, write_eval_outputs
+    from vidaffect.evaluation.expressions import evaluate_calibrated, evaluate_model, write_eval_outputs
     from vidaffect.training.expressions_cli import load_split
     from vidaffect.utils.device import resolve_device
 
@@ -43,12 +43,9 @@ def _eval(args: argparse.Namespace) -> int:
                  "macro_f1_same_images_without_detection": plain.macro_f1}
         print(f"faces found in {found.sum()} of {len(found)} images; metrics below use the pipeline's aligned crops "
               f"(without detection on the same images: accuracy {plain.accuracy:.4f}, macro-F1 {plain.macro_f1:.4f})")
-    result = evaluate_model(model, data, args.batch_size, args.tta_flip, show_progress=True)
+    # a calibrated checkpoint (temperature != 1): also its uncalibrated probabilities (T = 1), `before`
+    result, before = evaluate_calibrated(model, data, args.batch_size, args.tta_flip, show_progress=True)
     temperature = float(getattr(model, "temperature", 1.0))
-    before = None
-    if temperature != 1.0:  # the checkpoint is calibrated: also score its uncalibrated probabilities (T = 1)
-        with uncalibrated(model):
-            before = evaluate_model(model, data, args.batch_size, args.tta_flip)
     print(f"model {model.name}  data {args.data} [{args.split}]  tta_flip {args.tta_flip}  "
           f"precision {getattr(model, 'precision', 'fp32')}")
     if result.skipped:

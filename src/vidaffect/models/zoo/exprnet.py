@@ -92,11 +92,15 @@ class TorchFrameModel(FrameEmotionModel):
             out = (out[:n] + out[n:]) / 2
         return out.float().cpu()
 
+    def probabilities(self, logits: torch.Tensor, temperature: float | None = None) -> np.ndarray:
+        """``softmax(logits / T)`` with the model's temperature, or ``temperature`` when given."""
+        t = self.temperature if temperature is None else temperature
+        if t != 1.0:
+            logits = logits / t
+        return torch.softmax(logits, dim=1).numpy()
+
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        logits = self.logits(crops)
-        if self.temperature != 1.0:
-            logits = logits / self.temperature
-        return torch.softmax(logits, dim=1).numpy(), None
+        return self.probabilities(self.logits(crops)), None
 
 
 def exprnet_from_checkpoint(checkpoint: str | Path, name: str, device: str = "cpu", tta_flip: bool = False) -> TorchFrameModel:
