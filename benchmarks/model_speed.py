@@ -13,36 +13,22 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 
 import numpy as np
 import torch
 
 from vidaffect.errors import VidaffectError
+from vidaffect.evaluation.speed import random_crops, time_calls
 from vidaffect.models import FrameEmotionModel, create_model, list_models
-
-
-def _timed(fn, seconds: float, min_runs: int) -> list[float]:
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
 
 
 def bench(model: FrameEmotionModel, seconds: float) -> tuple[float, float]:
     """(median ms per face at batch 1, faces per second at batch 64)."""
-    shape = (model.crop.size, model.crop.size) + (() if model.crop.color == "gray" else (3,))
     rng = np.random.default_rng(0)
-    one = rng.integers(0, 256, (1, *shape), dtype=np.uint8)
-    many = rng.integers(0, 256, (64, *shape), dtype=np.uint8)
-    for _ in range(10):
-        model.predict(one)
-    model.predict(many)
-    t1 = _timed(lambda: model.predict(one), seconds, 20)
-    t64 = _timed(lambda: model.predict(many), seconds, 3)
+    one = random_crops(model, 1, rng)
+    many = random_crops(model, 64, rng)
+    t1 = time_calls(lambda: model.predict(one), 20, warmup=10, seconds=seconds)
+    t64 = time_calls(lambda: model.predict(many), 3, warmup=1, seconds=seconds)
     return 1000 * statistics.median(t1), 64 / statistics.median(t64)
 
 

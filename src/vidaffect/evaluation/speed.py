@@ -32,19 +32,34 @@ class FaceCost:
     repeats: int
 
 
-def face_cost(model, precision: str, batch: int = 64, repeats: int = 15, runs: int = 5, warmup: int = 5) -> FaceCost:
-    """Median and minimum milliseconds per face of ``model.predict`` on batches of ``batch`` random crops."""
+def random_crops(model, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """``n`` random uint8 crops of the model's input size and colour (``rng``: default seed 0)."""
     shape = (model.crop.size, model.crop.size) + (() if model.crop.color == "gray" else (3,))
-    crops = np.random.default_rng(0).integers(0, 256, (batch, *shape), dtype=np.uint8)
-    model.set_precision(precision)
+    rng = np.random.default_rng(0) if rng is None else rng
+    return rng.integers(0, 256, (n, *shape), dtype=np.uint8)
+
+
+def time_calls(fn, repeats: int, runs: int = 1, warmup: int = 0, seconds: float = 0.0) -> list[float]:
+    """Wall-clock seconds of each timed repeat of ``runs`` calls of ``fn``, after ``warmup`` untimed calls: at
+    least ``repeats`` repeats, and more until ``seconds`` have passed since the first."""
     for _ in range(warmup):
-        model.predict(crops)
-    per_face = []
-    for _ in range(repeats):
+        fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < repeats or time.perf_counter() - start < seconds:
         t0 = time.perf_counter()
         for _ in range(runs):
-            model.predict(crops)
-        per_face.append((time.perf_counter() - t0) * 1000 / (runs * batch))
+            fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def face_cost(model, precision: str, batch: int = 64, repeats: int = 15, runs: int = 5, warmup: int = 5) -> FaceCost:
+    """Median and minimum milliseconds per face of ``model.predict`` on batches of ``batch`` random crops."""
+    crops = random_crops(model, batch)
+    model.set_precision(precision)
+    times = time_calls(lambda: model.predict(crops), repeats, runs, warmup)
+    per_face = [t * 1000 / (runs * batch) for t in times]
     return FaceCost(model.name, model.precision, batch, statistics.median(per_face), min(per_face), repeats)
 
 

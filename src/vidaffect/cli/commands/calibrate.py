@@ -34,6 +34,22 @@ def _source_checkpoint(model, name: str) -> Path:
     return Path(src)
 
 
+def _source_config(src: Path) -> dict:
+    """The JSON config beside the checkpoint ``src`` the model was just loaded from (its weights are copied, never
+    read again), checked as :func:`vidaffect.models.checkpoint.load_model_checkpoint` checks it."""
+    from vidaffect.models.checkpoint import CheckpointError
+
+    cfg_path = src.with_suffix(".json")
+    if not src.is_file():
+        raise CheckpointError(f"{src}: checkpoint weights not found")
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{cfg_path}: checkpoint config not found (expected beside the weights)")
+    try:
+        return json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{cfg_path}: invalid JSON ({exc})") from None
+
+
 def _score(model, data, args) -> tuple:
     from vidaffect.evaluation.expressions import model_labels, model_logits
 
@@ -42,9 +58,8 @@ def _score(model, data, args) -> tuple:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from vidaffect.evaluation.calibration import calibration_config, ece_at, fit_and_score, nll
+    from vidaffect.evaluation.calibration import calibration_config, fit_and_score, score_temperature
     from vidaffect.models import create_model
-    from vidaffect.models.checkpoint import load_model_checkpoint
     from vidaffect.training.expressions_cli import load_split, stratified_split
     from vidaffect.utils.atomic import atomic_path, atomic_write_text
     from vidaffect.utils.device import resolve_device
@@ -70,10 +85,9 @@ def _calibrate(args: argparse.Namespace) -> int:
                              f"modifies its input")
     if not args.force and (out.exists() or out.with_suffix(".json").exists()):
         raise VidaffectError(f"--out {out}: exists (pass --force to replace it)")
-    _, config = load_model_checkpoint(src)
+    config = _source_config(src)
     previous = config.get("calibration")
-    model.set_temperature(1.0)  # fit on the raw logits, also when the input is calibrated already
-    model.set_precision(args.precision)
+    model.set_precision(args.precision)  # the fit's logits (model_logits) never include the input's temperature
 
     data = load_split(args, args.data, args.split, model.crop.size, model.crop.color)
     if args.holdout_fraction:
@@ -94,10 +108,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     if report_split is not None:
         rep_data = load_split(args, args.data, report_split, model.crop.size, model.crop.color)
         z, y = _score(model, rep_data, args)
-        t = fit.temperature
-        report = {"split": report_split, "samples": int(len(y)), "accuracy": round(float((z.argmax(1) == y).mean()), 6),
-                  "nll_before": round(nll(z, y), 6), "nll_after": round(nll(z, y, t), 6),
-                  "ece_before": round(ece_at(z, y), 6), "ece_after": round(ece_at(z, y, t), 6)}
+        scored = score_temperature(z, y, fit.temperature).to_dict()
+        del scored["temperature"]
+        report = {"split": report_split, **scored}
 
     config["calibration"] = calibration_config(fit, fitted_on, args.tta_flip, model.precision, report)
     config["calibration"]["source_checkpoint"] = str(src)
