@@ -241,15 +241,33 @@ def test_long_tables_are_plotted_from_time_bins(tmp_path):
     frames = pd.concat(list(finalize_batches(batches_of(raw_table(5, n_frames=400), 64), plan)),
                        ignore_index=True)
     res = Results(frames, list(CLASSES), {})
-    exact, span, step = binned_face_rows(res, max_faces=2)
+    exact, span, step, faces = binned_face_rows(res, max_faces=2)
     counts = frames[frames["face_id"] >= 0]["face_id"].value_counts()
     assert set(exact["face_id"]) == set(counts.index[:2]) and len(exact) == counts.iloc[:2].sum()
-    binned, span2, step2 = binned_face_rows(res, max_faces=2, exact_rows=10, max_bins=50)
-    assert span2 == span and step2 >= step
+    assert faces == counts.index[:2].tolist()
+    binned, span2, step2, faces2 = binned_face_rows(res, max_faces=2, exact_rows=10, max_bins=50)
+    assert span2 == span and step2 >= step and faces2 == faces
     assert binned.groupby("face_id").size().max() <= 50
     for fid, g in binned.groupby("face_id"):  # bin means stay within the face's range of values
         v = frames.loc[frames["face_id"] == fid, "valence"]
         assert v.min() - 1e-6 <= g["valence"].min() and g["valence"].max() <= v.max() + 1e-6
+
+
+def test_binned_plots_draw_the_longest_shown_face_first():
+    """Face 0 shows in 300 frames packed in the first 10 s, face 1 in 180 frames spread over 30 s: in time bins
+    face 1 has more rows, but face 0 was on screen longer and is drawn first."""
+    from vidaffect.plotting import plot_results
+    from vidaffect.results.plot_data import binned_face_rows
+
+    rows = [{"frame": f, "time_s": f / 30, "face_id": fid, "valence": 0.1, "arousal": 0.2,
+             **{c: 1 / len(CLASSES) for c in CLASSES}}
+            for f in range(900) for fid in ((0,) if f < 300 else ()) + ((1,) if f % 5 == 0 else ())]
+    res = Results(pd.DataFrame(rows), list(CLASSES), {})
+    binned, _, _, faces = binned_face_rows(res, max_faces=2, exact_rows=10, max_bins=50)
+    assert faces == [0, 1]
+    assert binned.groupby("face_id").size()[1] > binned.groupby("face_id").size()[0]
+    fig = plot_results(binned, list(CLASSES), faces=faces)
+    assert [ax.get_ylabel() for ax in fig.axes[::2]] == ["face 0", "face 1"]
 
 
 def test_part_writer_parts_read_back_in_order(tmp_path):

@@ -56,10 +56,15 @@ def save_figure(fig, path: str | Path | None, dpi: int = 90):
     return fig
 
 
-def face_rows(frames: pd.DataFrame, max_faces: int | None = None) -> list[tuple[int, pd.DataFrame]]:
-    """``(face_id, rows sorted by time)`` per face, longest on screen first (at most ``max_faces``)."""
+def face_rows(frames: pd.DataFrame, max_faces: int | None = None,
+              order: list[int] | None = None) -> list[tuple[int, pd.DataFrame]]:
+    """``(face_id, rows sorted by time)`` per face, longest on screen first (at most ``max_faces``), or the faces
+    ``order`` names, in that order (for ``frames`` that hold only samples or time bins of the faces)."""
     faces = frames[frames["face_id"] >= 0]
-    ids = list(faces.groupby("face_id").size().sort_values(ascending=False, kind="stable").index)
+    if order is not None:
+        ids = list(order)
+    else:
+        ids = list(faces.groupby("face_id").size().sort_values(ascending=False, kind="stable").index)
     if max_faces is not None:
         ids = ids[:max_faces]
     return [(int(fid), faces[faces["face_id"] == fid].sort_values("time_s")) for fid in ids]

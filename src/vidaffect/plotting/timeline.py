@@ -11,14 +11,16 @@ from vidaffect.plotting.common import face_rows, frame_step, new_figure, save_fi
 
 
 def plot_results(frames: pd.DataFrame, classes: list[str], title: str = "", path: str | Path | None = None,
-                 max_faces: int = 6, time_range: tuple[float, float] | None = None, step: float | None = None):
+                 max_faces: int = 6, time_range: tuple[float, float] | None = None, step: float | None = None,
+                 faces: list[int] | None = None):
     """Figure with, per face (at most ``max_faces``, longest on screen first), a VA trend and a
     stacked emotion-probability timeline.  Saves to ``path`` (PNG/SVG/PDF by suffix) when given.
 
     The time axis covers the analysed times only; lines break where a face is absent.  ``time_range`` and
     ``step`` (time between samples) replace what ``frames`` say when it holds only some rows or time bins
-    (:func:`vidaffect.results.plot_data.binned_face_rows`)."""
-    faces = face_rows(frames, max_faces)
+    (:func:`vidaffect.results.plot_data.binned_face_rows`); ``faces`` then names the faces to draw, in order
+    (time bins cannot tell which face was on screen longest)."""
+    faces = face_rows(frames, max_faces, faces)
     n = max(len(faces), 1)
     fig = new_figure(figsize=(13, 2.6 * n))
     axes = fig.subplots(n, 2, squeeze=False)

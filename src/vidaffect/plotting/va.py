@@ -91,10 +91,7 @@ def plot_va_circumplex(frames: pd.DataFrame, path: str | Path | None = None, tit
     theta = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(theta), np.sin(theta), color="#bbbbbb", lw=0.8)
     ax.axhline(0, color="#888888", lw=0.6), ax.axvline(0, color="#888888", lw=0.6)
-    if faces is None:
-        drawn = face_rows(frames, max_faces)
-    else:
-        drawn = [(int(f), frames[frames["face_id"] == f].sort_values("time_s")) for f in faces]
+    drawn = face_rows(frames, max_faces if faces is None else None, faces)
     for (fid, g) in drawn:
         va = g[["valence", "arousal"]].to_numpy(dtype=float)
         va = va[np.isfinite(va).all(axis=1)]

@@ -19,10 +19,11 @@ MAX_BINS = 2_000
 
 
 def binned_face_rows(results, max_faces: int = 6, exact_rows: int = EXACT_ROWS,
-                     max_bins: int = MAX_BINS) -> tuple[pd.DataFrame, tuple[float, float], float]:
-    """``(rows, (first time, last time), time step)`` to draw ``results``' ``max_faces`` longest-shown faces:
-    rows with ``face_id``, ``time_s``, ``valence``, ``arousal`` and the class columns; the step is the
-    median time between analysed frames, or the bin width when the rows are binned."""
+                     max_bins: int = MAX_BINS) -> tuple[pd.DataFrame, tuple[float, float], float, list[int]]:
+    """``(rows, (first time, last time), time step, faces)`` to draw ``results``' ``max_faces`` longest-shown
+    faces: rows with ``face_id``, ``time_s``, ``valence``, ``arousal`` and the class columns; the step is the
+    median time between analysed frames, or the bin width when the rows are binned; ``faces`` the face ids,
+    longest shown first (binned rows no longer say it)."""
     from vidaffect.results.segments import TimeScan
 
     counts: Counter = Counter()
@@ -42,7 +43,7 @@ def binned_face_rows(results, max_faces: int = 6, exact_rows: int = EXACT_ROWS,
     if sum(counts[f] for f in chosen) <= exact_rows:
         parts = [b[b["face_id"].isin(chosen)] for b in results.iter_batches(cols)]
         rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
-        return rows, span, step
+        return rows, span, step, chosen
     width = (span[1] - span[0]) / max_bins
     values = cols[2:]
     sums: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((max_bins, 1 + len(values))))
@@ -68,4 +69,4 @@ def binned_face_rows(results, max_faces: int = 6, exact_rows: int = EXACT_ROWS,
         part = pd.DataFrame(mean, columns=["time_s", *values])
         part.insert(0, "face_id", f)
         frames.append(part)
-    return pd.concat(frames, ignore_index=True), span, max(step, width)
+    return pd.concat(frames, ignore_index=True), span, max(step, width), chosen

@@ -415,9 +415,9 @@ class Results(_ColumnGroups):
             return plot_results(self.frames, self.classes, title=title, path=path, max_faces=max_faces)
         from vidaffect.results.plot_data import binned_face_rows
 
-        rows, span, step = binned_face_rows(self, max_faces)
+        rows, span, step, faces = binned_face_rows(self, max_faces)
         return plot_results(rows, self.classes, title=title, path=path, max_faces=max_faces, time_range=span,
-                            step=step)
+                            step=step, faces=faces)
 
     def save(self, out_dir: str | Path, formats: tuple[str, ...] | list[str] = ("csv",), plot: bool = True,
              events_form: str = "event", name: str | None = None) -> dict[str, Path]:
