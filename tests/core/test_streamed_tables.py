@@ -270,6 +270,23 @@ def test_binned_plots_draw_the_longest_shown_face_first():
     assert [ax.get_ylabel() for ax in fig.axes[::2]] == ["face 0", "face 1"]
 
 
+def test_table_writer_publishes_only_on_close(tmp_path):
+    frames = raw_table(7)
+    with pytest.raises(RuntimeError, match="stop"):
+        with TableWriter(tmp_path / "t.parquet") as w:
+            w.write(frames.iloc[:10])
+            raise RuntimeError("stop")
+    with TableWriter(tmp_path / "u.parquet") as w:  # left without close: aborted as well
+        w.write(frames.iloc[:10])
+    assert list(tmp_path.iterdir()) == []  # neither the table nor a temporary file
+    with TableWriter(tmp_path / "t.parquet") as w:
+        for b in batches_of(frames, 25):
+            w.write(b)
+        path = w.close()
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frames)
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+
+
 def test_part_writer_parts_read_back_in_order(tmp_path):
     raw = raw_table(6)
     w = PartWriter(tmp_path, "rows")

@@ -671,18 +671,14 @@ class Analyzer:
             timings["link"] = time.perf_counter() - t1
         plan = FinishPlan(classes, model.va_source, opts.smoothing_size, dict(tracker.merged),
                           set(tracker.discarded), persons)
-        writer = TableWriter(spool.folder / "frames.parquet")
         face_rows, face_ids = 0, set()
-        try:
+        with TableWriter(spool.folder / "frames.parquet") as writer:
             for batch in finalize_batches(read_batches(spool.row_parts(), batch_rows=opts.spill_rows), plan):
                 writer.write(batch)
                 faces = batch["face_id"].to_numpy()
                 face_rows += int((faces >= 0).sum())
                 face_ids.update(int(f) for f in np.unique(faces[faces >= 0]))
             frames_path = writer.close(empty_like=finish_empty(table.frame(range(0, 0)), plan))
-        except BaseException:
-            writer.abort()
-            raise
         landmarks_path = None
         if opts.save_landmarks:
             landmarks_path = finish_landmarks(spool, plan)

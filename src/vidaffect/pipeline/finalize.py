@@ -171,11 +171,10 @@ def finish_landmarks(spool, plan: FinishPlan) -> Path:
     tracks left out) and ``person_id``, written batch by batch."""
     from vidaffect.results.store import TableWriter, read_batches
 
-    writer = TableWriter(spool.folder / "landmarks.parquet")
     empty = pd.DataFrame({"frame": np.zeros(0, np.int64), "time_s": np.zeros(0), "face_id": np.zeros(0, np.int64),
                           **({"person_id": np.zeros(0, np.int64)} if plan.persons is not None else {}),
                           "landmarks": pd.Series([], dtype=object)})
-    try:
+    with TableWriter(spool.folder / "landmarks.parquet") as writer:
         for b in read_batches(spool.landmark_parts()):
             if plan.merged:
                 b["face_id"] = b["face_id"].replace(plan.merged)
@@ -185,6 +184,3 @@ def finish_landmarks(spool, plan: FinishPlan) -> Path:
             if len(b):
                 writer.write(b.reset_index(drop=True))
         return writer.close(empty_like=empty)
-    except BaseException:
-        writer.abort()
-        raise

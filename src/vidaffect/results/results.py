@@ -374,14 +374,10 @@ class Results(_ColumnGroups):
     def to_parquet(self, path: str | Path) -> Path:
         from vidaffect.results.store import TableWriter
 
-        writer = TableWriter(path, metadata=self.metadata)
-        try:
+        with TableWriter(path, metadata=self.metadata) as writer:
             for b in self.iter_batches():
                 writer.write(b)
             return writer.close(empty_like=self._header_frame())
-        except BaseException:
-            writer.abort()
-            raise
 
     def to_json(self, path: str | Path, summary: pd.DataFrame | None = None) -> Path:
         """One JSON document: ``{"metadata": ..., "summary": [...], "frames": [...]}``.  ``summary``: this

@@ -142,7 +142,10 @@ def _last_frame_start(frames: np.ndarray) -> int:
 class TableWriter:
     """Writes batches of one results table into a single Parquet file (one row group per batch), atomically:
     the file appears under ``path`` only when :meth:`close` succeeds.  The schema is the first batch's, text
-    columns as strings; later batches are cast to it (a column they lack is written as nulls)."""
+    columns as strings; later batches are cast to it (a column they lack is written as nulls).
+
+    As a context manager, a block left without :meth:`close` (an exception, Ctrl-C) aborts: nothing is
+    published and the temporary file is removed."""
 
     def __init__(self, path: str | Path, metadata: dict | None = None) -> None:
         self.path = Path(path)
@@ -150,7 +153,15 @@ class TableWriter:
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self._writer = None
         self._schema = None
+        self._closed = False
         self.rows = 0
+
+    def __enter__(self) -> "TableWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._closed:
+            self.abort()
 
     def _open(self, df: pd.DataFrame):
         import pyarrow as pa
@@ -191,6 +202,7 @@ class TableWriter:
             self._open(empty_like if empty_like is not None else pd.DataFrame())
         self._writer.close()
         os.replace(self._tmp, self.path)
+        self._closed = True
         return self.path
 
     def abort(self) -> None:
