@@ -584,8 +584,8 @@ class Analyzer:
         def restart_point(frame: VideoFrame) -> None:
             """A new shot: every track has ended.  At most every ``checkpoint_every_s`` of video time, send the
             rows so far to disk and, when no model still holds rows, save the state to resume from here.  The
-            points depend on the video only, so a resumed run batches its frames exactly as a run that was
-            never interrupted."""
+            points depend on the video only, and are taken also where no checkpoint can be written (the API's
+            temporary spool, streams), so a resumed run, a CLI run and an API run batch the frames alike."""
             if yield_frames or frame.time_s - last_point[0] < opts.checkpoint_every_s:
                 return
             last_point[0] = frame.time_s

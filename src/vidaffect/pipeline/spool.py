@@ -80,6 +80,14 @@ def read_checkpoint(folder: str | Path, identity: dict) -> dict | None:
     return state
 
 
+def checkpoint_time(folder: str | Path) -> float | None:
+    """Video time of the restart point saved in ``folder`` (for any input or settings), or ``None``."""
+    try:
+        return float(json.loads((Path(folder) / CHECKPOINT).read_text())["time_s"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def write_checkpoint(folder: str | Path, state: dict) -> None:
     atomic_write_text(Path(folder) / CHECKPOINT, json.dumps(state, default=str))
 

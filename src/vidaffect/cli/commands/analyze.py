@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
-import json
 import logging
 import os
 import pkgutil
@@ -299,18 +298,21 @@ def _label(source: Path | str) -> str:
 PARTIAL_PREFIX = ".partial-"  # OUT_DIR/.partial-<name>/: an analysis in progress (or interrupted)
 
 
+def _partial_dir(out: Path, name: str) -> Path:
+    return out / f"{PARTIAL_PREFIX}{name}"
+
+
 def _resume_hint(out: Path, name: str) -> None:
     """After a failed or interrupted video: keep its partial folder and say how to continue when it holds a
     restart point, else remove it (nothing to resume from)."""
-    from vidaffect.pipeline.spool import CHECKPOINT
+    from vidaffect.pipeline.spool import checkpoint_time
 
-    point = out / f"{PARTIAL_PREFIX}{name}" / CHECKPOINT
-    try:
-        at = json.loads(point.read_text())["time_s"]
-    except (OSError, ValueError, KeyError, TypeError):
-        shutil.rmtree(point.parent, ignore_errors=True)
+    folder = _partial_dir(out, name)
+    at = checkpoint_time(folder)
+    if at is None:
+        shutil.rmtree(folder, ignore_errors=True)
         return
-    print(f"vidaffect: {name}: the rows up to {at:.1f} s are kept in {point.parent}; run the same command with "
+    print(f"vidaffect: {name}: the rows up to {at:.1f} s are kept in {folder}; run the same command with "
           f"--resume to continue from there", file=sys.stderr)
 
 
@@ -348,7 +350,7 @@ def run_analyze(args: argparse.Namespace) -> int:
 
                     source = open_video(video, fps=opts.fps, start=opts.start, end=opts.end, strict=opts.strict,
                                         image_fps=opts.image_fps, image_exts=parse_exts(args.image_exts))
-                spool = out / f"{PARTIAL_PREFIX}{names[video]}"  # rows during the pass; restart points
+                spool = _partial_dir(out, names[video])  # rows during the pass; restart points
                 res = analyzer.analyze(source, name=names[video], spool_dir=spool, resume=args.resume)
                 for w in res.metadata.get("warnings", []):
                     print(f"vidaffect: warning: {label}: {w}", file=sys.stderr)
@@ -385,7 +387,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             if not args.quiet:
                 _print_summary(video, res, paths, time.perf_counter() - t0)
             del res  # an on-disk table lives in the spool folder, removed now that the set is published
-            shutil.rmtree(out / f"{PARTIAL_PREFIX}{names[video]}", ignore_errors=True)
+            shutil.rmtree(_partial_dir(out, names[video]), ignore_errors=True)
             current = None
     except KeyboardInterrupt:
         if current is not None:
