@@ -149,6 +149,9 @@ def test_classes_without_metadata_are_the_columns_before_emotion(res, tmp_path):
     path = res.to_csv(tmp_path / "loose.frames.csv")  # no metadata anywhere
     back = Results.load(path)
     assert back.metadata == {} and back.classes == list(EMOTIONS)  # not the geometry or person columns
+    bare = Results(res.frames, list(EMOTIONS), {})  # a Parquet file without embedded metadata, left on disk
+    on_disk = Results.load(bare.to_parquet(tmp_path / "loose.frames.parquet"), in_memory=False)
+    assert not on_disk.in_memory and on_disk.metadata == {} and on_disk.classes == list(EMOTIONS)
 
 
 def test_load_errors_are_one_line(res, tmp_path):

@@ -575,12 +575,12 @@ class Results(_ColumnGroups):
             raise OutputError(f"{meta_path}: unreadable metadata ({exc})") from None
         meta = {**sidecar, **embedded}
         classes = meta.get("classes")
-        if frames is None:
-            return cls(None, list(classes or []), meta, table=path)
         if classes is None:  # no metadata: the columns between faces_in_frame and emotion (the writers' order)
-            cols = list(frames.columns)
+            cols = list(frames.columns) if frames is not None else list(pf.schema_arrow.names)
             lo = cols.index("faces_in_frame") + 1 if "faces_in_frame" in cols else 0
             classes = cols[lo:cols.index("emotion")] if "emotion" in cols else []
+        if frames is None:
+            return cls(None, list(classes), meta, table=path)
         return cls(frames, list(classes), meta)
 
 
