@@ -1,8 +1,9 @@
 """Display series: binning averages exactly, keeps gaps, and bounds the number of points."""
 import numpy as np
 import pandas as pd
+import pytest
 
-from vidaffect.report.series import bin_series, face_series, presence_spans, segment_starts
+from vidaffect.report.series import SpanTracker, bin_series, face_series, presence_spans, segment_starts
 
 
 def test_bin_series_keeps_short_series_and_averages_long_ones():
@@ -29,6 +30,19 @@ def test_segment_starts_and_presence_spans():
     assert segment_starts(t, 0.5) == [0, 3, 5]
     assert presence_spans(t, 0.5) == [[0.0, 0.2], [2.0, 2.1], [5.0, 5.0]]
     assert segment_starts(np.array([]), 0.5) == []
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 7])
+def test_span_tracker_fed_in_pieces_equals_presence_spans(cut):
+    """The report's streaming spans (batches cut anywhere, a gap falling on a cut) equal the whole-array rule."""
+    rng = np.random.default_rng(cut)
+    t = np.round(np.cumsum(rng.choice([0.04, 0.04, 0.04, 0.7, 2.0], 60)), 3)
+    tracker = SpanTracker(0.5)
+    for i in range(0, len(t), cut):
+        tracker.add(t[i:i + cut])
+    tracker.add(np.array([]))
+    assert tracker.result() == presence_spans(t, 0.5)
+    assert SpanTracker(0.5).result() == presence_spans(np.array([]), 0.5) == []
 
 
 def test_face_series_of_a_long_track_is_bounded_and_breaks_at_the_absence():
