@@ -37,8 +37,8 @@ def save_model_checkpoint(path: str | Path, model: torch.nn.Module, config: dict
     return path
 
 
-def load_model_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read weights and config of a checkpoint written by :func:`save_model_checkpoint`.
+def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
+    """The ``(weights, config)`` files of a checkpoint, both present.
 
     ``path`` is the ``.safetensors`` file, its ``.json`` config, or the pair's name without extension; any
     other file (``X.pth``, ``X.ckpt``...) is refused, never swapped for a ``X.safetensors`` beside it."""
@@ -59,15 +59,30 @@ def load_model_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], di
         raise CheckpointError(f"{path}: checkpoint weights not found")
     if not cfg_path.is_file():
         raise CheckpointError(f"{cfg_path}: checkpoint config not found (expected beside the weights)")
+    return path, cfg_path
+
+
+def _read_config(cfg_path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{cfg_path}: invalid JSON ({exc})") from None
+
+
+def load_checkpoint_config(path: str | Path) -> dict[str, Any]:
+    """The config of a checkpoint (see :func:`checkpoint_files`), without reading its weights."""
+    return _read_config(checkpoint_files(path)[1])
+
+
+def load_model_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read weights and config of a checkpoint written by :func:`save_model_checkpoint` (``path``: see
+    :func:`checkpoint_files`)."""
+    path, cfg_path = checkpoint_files(path)
     try:
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises several types for corrupt files
         raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
-    try:
-        config = json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{cfg_path}: invalid JSON ({exc})") from None
-    return state, config
+    return state, _read_config(cfg_path)
 
 
 def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> None:

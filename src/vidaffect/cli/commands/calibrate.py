@@ -34,22 +34,6 @@ def _source_checkpoint(model, name: str) -> Path:
     return Path(src)
 
 
-def _source_config(src: Path) -> dict:
-    """The JSON config beside the checkpoint ``src`` the model was just loaded from (its weights are copied, never
-    read again), checked as :func:`vidaffect.models.checkpoint.load_model_checkpoint` checks it."""
-    from vidaffect.models.checkpoint import CheckpointError
-
-    cfg_path = src.with_suffix(".json")
-    if not src.is_file():
-        raise CheckpointError(f"{src}: checkpoint weights not found")
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{cfg_path}: checkpoint config not found (expected beside the weights)")
-    try:
-        return json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{cfg_path}: invalid JSON ({exc})") from None
-
-
 def _score(model, data, args) -> tuple:
     from vidaffect.evaluation.expressions import model_labels, model_logits
 
@@ -60,6 +44,7 @@ def _score(model, data, args) -> tuple:
 def _calibrate(args: argparse.Namespace) -> int:
     from vidaffect.evaluation.calibration import calibration_config, fit_and_score, score_temperature
     from vidaffect.models import create_model
+    from vidaffect.models.checkpoint import load_checkpoint_config
     from vidaffect.training.expressions_cli import load_split, stratified_split
     from vidaffect.utils.atomic import atomic_path, atomic_write_text
     from vidaffect.utils.device import resolve_device
@@ -85,7 +70,7 @@ def _calibrate(args: argparse.Namespace) -> int:
                              f"modifies its input")
     if not args.force and (out.exists() or out.with_suffix(".json").exists()):
         raise VidaffectError(f"--out {out}: exists (pass --force to replace it)")
-    config = _source_config(src)
+    config = load_checkpoint_config(src)  # the weights are copied, never read again
     previous = config.get("calibration")
     model.set_precision(args.precision)  # the fit's logits (model_logits) never include the input's temperature
 
