@@ -19,6 +19,13 @@ def face(label: int, seed: int, size: int = 48) -> np.ndarray:
     return img
 
 
+def write_train_val_folder(root: Path, train_per_class: int, val_per_class: int) -> Path:
+    """A tiny image-folder data set of three classes: ``root/train/<class>/`` and ``root/val/<class>/``."""
+    write_image_folder(root, "train", ["angry", "happy", "surprise"], train_per_class)
+    write_image_folder(root, "val", ["angry", "happy", "surprise"], val_per_class, seed=1)
+    return root
+
+
 def write_image_folder(root: Path, split: str, classes: list[str], per_class: int, seed: int = 0) -> None:
     for c, name in enumerate(classes):
         d = root / split / name

@@ -15,7 +15,7 @@ from vidaffect.models.checkpoint import save_model_checkpoint
 from vidaffect.models.exprnet import ExprNet
 from vidaffect.training.expressions import TrainConfig, model_config
 
-from expressions_synth import face, write_image_folder
+from expressions_synth import face, write_train_val_folder
 
 
 def _synthetic(temperature: float, n: int = 20000, classes: int = 7, seed: int = 0):
@@ -97,10 +97,7 @@ def test_bad_calibration_entry_is_a_one_line_model_error(tmp_path, calibration):
 
 @pytest.fixture()
 def tiny_folder(tmp_path):
-    root = tmp_path / "faces"
-    write_image_folder(root, "train", ["angry", "happy", "surprise"], 10)
-    write_image_folder(root, "val", ["angry", "happy", "surprise"], 4, seed=1)
-    return root
+    return write_train_val_folder(tmp_path / "faces", 10, 4)
 
 
 def test_calibrate_writes_a_new_checkpoint_and_eval_reports_before_and_after(tiny_folder, tmp_path, capsys):

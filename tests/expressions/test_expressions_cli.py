@@ -7,15 +7,12 @@ import pytest
 
 from vidaffect.cli.main import main
 
-from expressions_synth import write_image_folder
+from expressions_synth import write_train_val_folder
 
 
 @pytest.fixture()
 def tiny_folder(tmp_path):
-    root = tmp_path / "faces"
-    write_image_folder(root, "train", ["angry", "happy", "surprise"], 8)
-    write_image_folder(root, "val", ["angry", "happy", "surprise"], 3, seed=1)
-    return root
+    return write_train_val_folder(tmp_path / "faces", 8, 3)
 
 
 def test_train_then_eval(tiny_folder, tmp_path, capsys):
