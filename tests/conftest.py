@@ -1,4 +1,5 @@
-"""Shared fixtures (helpers live in video_fixtures.py, importable from every test folder)."""
+"""Shared fixtures (helpers live in video_fixtures.py, importable from every test folder, as are the
+benchmarks' modules, e.g. ``pipeline_speed.concat_video``)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 

@@ -42,9 +42,9 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _start_batch(src: Path, out: Path, **popen) -> subprocess.Popen:
+def _start_batch(src: Path, out: Path, end: float = 3, **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "vidaffect", "batch", str(src), "-o", str(out), "--workers", "2",
-                             "--end", "3", "--no-plot", "-q"], start_new_session=True, **popen)
+                             "--end", str(end), "--no-plot", "-q"], start_new_session=True, **popen)
 
 
 def _running_in_workers(proc: subprocess.Popen, out: Path) -> set[int]:
@@ -71,9 +71,13 @@ def _cleanup(proc: subprocess.Popen) -> None:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
 def test_case07_workers_exit_when_the_batch_parent_is_sigkilled(tmp_path):
-    corpus(tmp_path / "in", 4)
+    from pipeline_speed import concat_video
+
+    # 30-second videos (single_face.mp4 repeated): a worker cannot finish the one it runs in the second or so
+    # it outlives the parent, so the videos running at the kill are the ones requeued
+    corpus(tmp_path / "in", 4, src=concat_video(SINGLE, tmp_path / "long.mp4", 0.5))
     out = tmp_path / "out"
-    proc = _start_batch(tmp_path / "in", out, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _start_batch(tmp_path / "in", out, end=30, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         kids = _running_in_workers(proc, out)
         assert len(kids) >= 3  # fork server + 2 workers (+ the resource tracker)

@@ -3,7 +3,6 @@ interrupted analysis resumed from its restart point gives the same result set as
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,6 @@ import pytest
 
 from vidaffect.pipeline import Analyzer
 from video_fixtures import shared_video
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 
 def assert_same_frames(a: pd.DataFrame, b: pd.DataFrame) -> None:
